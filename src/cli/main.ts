@@ -1,0 +1,18 @@
+/**
+ * The `tokrs` command. Each subcommand lives in its own file under src/cli/ and registers itself here.
+ */
+import { Command } from 'commander';
+import { describeError, TokrsError } from '../errors.js';
+import { registerKafka } from './kafka.js';
+
+const program = new Command('tokrs')
+  .description('Stream processing for text on Kafka: tokenize, hash, sample and learn online')
+  .showHelpAfterError();
+
+registerKafka(program);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  const code = error instanceof TokrsError ? `${error.code}: ` : '';
+  process.stderr.write(`tokrs: ${code}${describeError(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,37 @@
+import type { SparseVector } from '../features/sparse-vector.js';
+
+/** Where a record came from in Kafka; absent for records replayed from a file. */
+export interface SourcePosition {
+  readonly topic: string;
+  readonly partition: number;
+  /** Kafka offsets are int64; kept as decimal strings, as KafkaJS gives them. */
+  readonly offset: string;
+}
+
+/** A decoded input message: what every stage after `decode` sees. */
+export interface TextRecord {
+  readonly id: string;
+  readonly text: string;
+  readonly label?: string;
+  /** Event time, ms since the epoch. */
+  readonly timestamp: number;
+  readonly attributes?: Readonly<Record<string, string>>;
+  readonly source?: SourcePosition;
+}
+
+/** A record after `tokenize` and `features`. */
+export interface FeaturedRecord extends TextRecord {
+  readonly tokens: readonly string[];
+  readonly tokenCount: number;
+  /** True when the text was cut to the configured maximum length before tokenizing. */
+  readonly truncated: boolean;
+  readonly features: SparseVector;
+}
+
+/** What the reservoir keeps and the learner replays: only what learning needs, to keep memory fixed. */
+export interface Example {
+  readonly features: SparseVector;
+  readonly label: string;
+  readonly tokenCount: number;
+  readonly timestamp: number;
+}
