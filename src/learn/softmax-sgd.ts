@@ -1,0 +1,541 @@
+import { z } from 'zod';
+import { ERROR_CODES, TokrsError, configError } from '../errors.js';
+import type { SparseVector } from '../features/sparse-vector.js';
+import type { HashSettings, LabelledVector, ModelSnapshot, OnlineClassifier, SnapshotArray } from './classifier.js';
+import { argmax } from './classifier.js';
+import { type Optimizer, checkOptimizer, sgd, sgdRate } from './optimizers.js';
+import { checkLabel, checkSnapshotHeader, checkVector, checkWeight, snapshotArray } from './validate.js';
+
+export type ClassWeights = 'none' | 'balanced' | Readonly<Record<string, number>>;
+
+export interface SoftmaxSgdOptions {
+  /** Hashed input size (2^bits); vectors of another size are rejected. */
+  readonly dim: number;
+  /** The feature hasher's settings, stored in snapshots and compared on restore. */
+  readonly hashing?: HashSettings;
+  readonly optimizer?: Optimizer;
+  /** L1 strength (lambda1); applied lazily, see `catchUp`. */
+  readonly l1?: number;
+  /** L2 strength (lambda2); applied lazily. */
+  readonly l2?: number;
+  /** Per-class multipliers of the gradient; `balanced` uses n / (K * n_c) from the counts seen so far. */
+  readonly classWeights?: ClassWeights;
+  /** Learn a bias per class (not regularised). Default true. */
+  readonly intercept?: boolean;
+  /** Refuse to grow beyond this many classes (LIMIT error), so a label typo storm cannot eat the heap. */
+  readonly maxClasses?: number;
+}
+
+export const SOFTMAX_SGD_KIND = 'softmax-sgd';
+/** Bumped whenever the meaning or layout of the snapshot arrays changes. */
+export const SOFTMAX_SGD_VERSION = 1;
+
+const metaSchema = z.object({
+  optimizer: z.discriminatedUnion('type', [
+    z.object({ type: z.literal('sgd'), lr: z.number(), schedule: z.enum(['constant', 'invscaling']), power: z.number() }),
+    z.object({ type: z.literal('adagrad'), lr: z.number(), eps: z.number() }),
+    z.object({ type: z.literal('ftrl'), alpha: z.number(), beta: z.number() }),
+  ]),
+  l1: z.number().min(0),
+  l2: z.number().min(0),
+  classWeights: z.union([z.enum(['none', 'balanced']), z.record(z.string(), z.number().min(0))]),
+  intercept: z.boolean(),
+  maxClasses: z.number().int().min(1),
+  cap: z.number().int().min(0),
+  step: z.number().int().min(0),
+  updates: z.number().int().min(0),
+  cumA: z.number(),
+  cumB: z.number(),
+  lazy: z.boolean(),
+});
+
+/**
+ * Multinomial logistic regression over hashed sparse features, trained online.
+ *
+ * Parametrisation: class 0 (the first label seen) is the pivot with score 0, and each other class k has a
+ * weight row, so scores are s_k = b_k + w_k·x and p = softmax(0, s_1, …, s_{K-1}). With two classes this is
+ * exactly binary logistic regression (one weight per feature, half the cost of a symmetric softmax), and a
+ * new label simply adds a zero row.
+ *
+ * Layout: feature-major, `w[j * cap + r]`, so the rows of one active feature are adjacent in memory. `cap`
+ * (row capacity) doubles when labels outgrow it; the copy is O(dim × cap) and happens log2(K) times.
+ *
+ * Lazy regularisation (Carpenter 2008, "Lazy sparse stochastic gradient descent for regularized
+ * multinomial logistic regression"): every step shrinks every weight, but a weight is only brought up to
+ * date when its feature is active, from global running sums (SGD: sum log(1 - eta_t·l2) and sum eta_t·l1,
+ * which also covers the inverse-scaling rate; AdaGrad: the step count, its per-coordinate rate being
+ * constant between touches). Missed L2 decay is applied before the missed L1 truncation (clipped at 0,
+ * Tsuruoka et al. 2009), so an update costs O(active features × classes). FTRL needs no lazy pass: its
+ * weights are a closed form of z and n.
+ */
+export class SoftmaxSgd implements OnlineClassifier {
+  readonly kind = SOFTMAX_SGD_KIND;
+  readonly dim: number;
+  readonly hashing: HashSettings;
+
+  private optimizer: Optimizer;
+  private l1: number;
+  private l2: number;
+  private classWeights: ClassWeights;
+  private intercept: boolean;
+  private maxClasses: number;
+
+  private readonly labelList: string[] = [];
+  private readonly labelIndex = new Map<string, number>();
+  private classCounts = new Float64Array(4);
+
+  /** Row capacity: stride of the feature-major arrays. Rows used = K - 1. */
+  private cap = 0;
+  /** SGD/AdaGrad: weights. FTRL: z. */
+  private w = new Float32Array(0);
+  /** AdaGrad: sum of squared gradients. FTRL: n. Unused (empty) for SGD. */
+  private acc = new Float32Array(0);
+  private bias = new Float64Array(0);
+  private biasAcc = new Float64Array(0);
+  /** Lazy regularisation clocks per feature (empty when l1 = l2 = 0 or FTRL). */
+  private lazy = false;
+  private lastA = new Float64Array(0);
+  private lastB = new Float64Array(0);
+  private cumA = 0;
+  private cumB = 0;
+  private step = 0;
+  private updateCount = 0;
+
+  /** Scratch for scores / gradients, length cap; avoids an allocation per update. */
+  private scratch = new Float64Array(0);
+
+  constructor(options: SoftmaxSgdOptions) {
+    if (!Number.isInteger(options.dim) || options.dim < 1 || options.dim > 2 ** 30) {
+      throw configError(`model dim must be an integer in [1, 2^30], got ${String(options.dim)}`);
+    }
+    this.dim = options.dim;
+    this.hashing = { ...(options.hashing ?? {}) };
+    this.optimizer = checkOptimizer(options.optimizer ?? sgd());
+    this.l1 = nonNegative('l1', options.l1 ?? 0);
+    this.l2 = nonNegative('l2', options.l2 ?? 0);
+    if (this.optimizer.type === 'sgd' && this.optimizer.lr * this.l2 >= 1) {
+      throw configError(`model.l2 * model.optimizer.lr must be < 1 for SGD (got ${this.l2} * ${this.optimizer.lr}); lower either`);
+    }
+    this.classWeights = checkClassWeights(options.classWeights ?? 'none');
+    this.intercept = options.intercept ?? true;
+    this.maxClasses = options.maxClasses ?? 1024;
+    if (!Number.isInteger(this.maxClasses) || this.maxClasses < 1) throw configError(`model.maxClasses must be a positive integer`);
+    this.lazy = this.optimizer.type !== 'ftrl' && (this.l1 > 0 || this.l2 > 0);
+    if (this.lazy) {
+      this.lastA = new Float64Array(this.dim);
+      this.lastB = new Float64Array(this.dim);
+    }
+  }
+
+  get labels(): readonly string[] {
+    return this.labelList;
+  }
+
+  get updates(): number {
+    return this.updateCount;
+  }
+
+  predictProba(x: SparseVector): Float64Array {
+    checkVector(x, this.dim);
+    const K = this.labelList.length;
+    const p = new Float64Array(K);
+    if (K === 0) return p;
+    if (K === 1) {
+      p[0] = 1;
+      return p;
+    }
+    const s = this.scratch;
+    this.scores(x, s, false);
+    softmaxPivot(s, K - 1, p);
+    return p;
+  }
+
+  predict(x: SparseVector): string | undefined {
+    const k = argmax(this.predictProba(x));
+    return k < 0 ? undefined : this.labelList[k];
+  }
+
+  learn(x: SparseVector, y: string, weight = 1): void {
+    checkVector(x, this.dim);
+    checkLabel(y);
+    checkWeight(weight);
+    this.learnChecked(x, y, weight);
+  }
+
+  learnMany(batch: readonly LabelledVector[]): void {
+    // Validate everything first so that a bad item rejects the batch without half-applying it.
+    for (const item of batch) {
+      checkVector(item.features, this.dim);
+      checkLabel(item.label);
+      checkWeight(item.weight ?? 1);
+    }
+    for (const item of batch) this.learnChecked(item.features, item.label, item.weight ?? 1);
+  }
+
+  private learnChecked(x: SparseVector, y: string, weight: number): void {
+    const yk = this.classOf(y);
+    this.classCounts[yk] += 1;
+    this.updateCount++;
+    const t = this.step++;
+    const K = this.labelList.length;
+    const R = K - 1;
+    const o = this.optimizer;
+    const eta = o.type === 'sgd' ? sgdRate(o, t) : 0;
+    if (R > 0) {
+      const cw = weight * this.classWeight(yk);
+      const s = this.scratch;
+      // Brings active weights up to date (writes them back) and computes s_r = b_r + w_r·x.
+      this.scores(x, s, true);
+      // Gradient of the log-loss w.r.t. score r: p_{r+1} - [y = r+1], times the example/class weight.
+      let max = 0;
+      for (let r = 0; r < R; r++) if (s[r] > max) max = s[r];
+      let sum = Math.exp(-max);
+      for (let r = 0; r < R; r++) sum += s[r] = Math.exp(s[r] - max);
+      for (let r = 0; r < R; r++) s[r] = (s[r] / sum - (yk === r + 1 ? 1 : 0)) * cw;
+      this.applyGradient(x, s, R, eta);
+    }
+    // Advance the lazy-regularisation clocks by this step's penalty (applied to weights at their next touch).
+    if (this.lazy) {
+      if (o.type === 'sgd') {
+        this.cumA += Math.log(1 - eta * this.l2);
+        this.cumB += eta * this.l1;
+      } else {
+        this.cumA += 1;
+      }
+    }
+  }
+
+  /** s[r] = bias_r + sum_j w[j, r] x_j for r < K-1. With `write`, caught-up weights are stored back. */
+  private scores(x: SparseVector, s: Float64Array, write: boolean): void {
+    const R = this.labelList.length - 1;
+    const cap = this.cap;
+    const { indices, values } = x;
+    const n = indices.length;
+    const w = this.w;
+    const o = this.optimizer;
+    if (o.type === 'ftrl') {
+      for (let r = 0; r < R; r++) s[r] = this.intercept ? -this.bias[r] / ((o.beta + Math.sqrt(this.biasAcc[r])) / o.alpha) : 0;
+      const nArr = this.acc;
+      const { l1, l2 } = this;
+      for (let k = 0; k < n; k++) {
+        const base = indices[k] * cap;
+        const v = values[k];
+        for (let r = 0; r < R; r++) {
+          const zi = w[base + r];
+          if (zi <= l1 && zi >= -l1) continue;
+          const wi = -(zi - (zi > 0 ? l1 : -l1)) / ((o.beta + Math.sqrt(nArr[base + r])) / o.alpha + l2);
+          s[r] += wi * v;
+        }
+      }
+      return;
+    }
+    for (let r = 0; r < R; r++) s[r] = this.bias[r];
+    if (!this.lazy) {
+      if (R === 1) {
+        // Binary fast path: one contiguous weight per feature.
+        let acc = s[0];
+        for (let k = 0; k < n; k++) acc += w[indices[k]] * values[k];
+        s[0] = acc;
+        return;
+      }
+      for (let k = 0; k < n; k++) {
+        const base = indices[k] * cap;
+        const v = values[k];
+        for (let r = 0; r < R; r++) s[r] += w[base + r] * v;
+      }
+      return;
+    }
+    const { l1, l2, lastA, lastB, cumA, cumB } = this;
+    const G = this.acc;
+    for (let k = 0; k < n; k++) {
+      const j = indices[k];
+      const base = j * cap;
+      const v = values[k];
+      if (o.type === 'sgd') {
+        const decay = Math.exp(cumA - lastA[j]);
+        const shrink = cumB - lastB[j];
+        for (let r = 0; r < R; r++) {
+          const wi = truncate(w[base + r] * decay, shrink);
+          if (write) w[base + r] = wi;
+          s[r] += wi * v;
+        }
+      } else {
+        const missed = cumA - lastA[j];
+        for (let r = 0; r < R; r++) {
+          let wi = w[base + r];
+          if (missed > 0 && wi !== 0) {
+            const rate = o.lr / (Math.sqrt(G[base + r]) + o.eps);
+            wi = truncate(wi * Math.pow(Math.max(0, 1 - rate * l2), missed), missed * rate * l1);
+            if (write) w[base + r] = wi;
+          }
+          s[r] += wi * v;
+        }
+      }
+      if (write) {
+        lastA[j] = cumA;
+        lastB[j] = cumB;
+      }
+    }
+  }
+
+  private applyGradient(x: SparseVector, g: Float64Array, R: number, eta: number): void {
+    const cap = this.cap;
+    const { indices, values } = x;
+    const n = indices.length;
+    const w = this.w;
+    const o = this.optimizer;
+    switch (o.type) {
+      case 'sgd': {
+        if (R === 1) {
+          const step = eta * g[0];
+          for (let k = 0; k < n; k++) w[indices[k]] -= step * values[k];
+        } else {
+          for (let k = 0; k < n; k++) {
+            const base = indices[k] * cap;
+            const v = eta * values[k];
+            for (let r = 0; r < R; r++) w[base + r] -= v * g[r];
+          }
+        }
+        if (this.intercept) for (let r = 0; r < R; r++) this.bias[r] -= eta * g[r];
+        return;
+      }
+      case 'adagrad': {
+        const G = this.acc;
+        for (let k = 0; k < n; k++) {
+          const base = indices[k] * cap;
+          const v = values[k];
+          for (let r = 0; r < R; r++) {
+            const gi = g[r] * v;
+            if (gi === 0) continue;
+            const i = base + r;
+            G[i] += gi * gi;
+            w[i] -= (o.lr * gi) / (Math.sqrt(G[i]) + o.eps);
+          }
+        }
+        if (this.intercept) {
+          for (let r = 0; r < R; r++) {
+            this.biasAcc[r] += g[r] * g[r];
+            this.bias[r] -= (o.lr * g[r]) / (Math.sqrt(this.biasAcc[r]) + o.eps);
+          }
+        }
+        return;
+      }
+      case 'ftrl': {
+        const N = this.acc;
+        const { l1, l2 } = this;
+        for (let k = 0; k < n; k++) {
+          const base = indices[k] * cap;
+          const v = values[k];
+          for (let r = 0; r < R; r++) {
+            const gi = g[r] * v;
+            if (gi === 0) continue;
+            const i = base + r;
+            const zi = w[i];
+            const ni = N[i];
+            const wi = zi <= l1 && zi >= -l1 ? 0 : -(zi - (zi > 0 ? l1 : -l1)) / ((o.beta + Math.sqrt(ni)) / o.alpha + l2);
+            const nNew = ni + gi * gi;
+            const sigma = (Math.sqrt(nNew) - Math.sqrt(ni)) / o.alpha;
+            w[i] = zi + gi - sigma * wi;
+            N[i] = nNew;
+          }
+        }
+        if (this.intercept) {
+          for (let r = 0; r < R; r++) {
+            const zb = this.bias[r];
+            const nb = this.biasAcc[r];
+            const wb = -zb / ((o.beta + Math.sqrt(nb)) / o.alpha);
+            const nNew = nb + g[r] * g[r];
+            this.bias[r] = zb + g[r] - ((Math.sqrt(nNew) - Math.sqrt(nb)) / o.alpha) * wb;
+            this.biasAcc[r] = nNew;
+          }
+        }
+        return;
+      }
+    }
+  }
+
+  private classWeight(k: number): number {
+    const cw = this.classWeights;
+    if (cw === 'none') return 1;
+    if (cw === 'balanced') {
+      const K = this.labelList.length;
+      return this.updateCount / (K * this.classCounts[k]);
+    }
+    return cw[this.labelList[k]] ?? 1;
+  }
+
+  /** Index of label y, adding a class (and growing storage) when it is new. */
+  private classOf(y: string): number {
+    const known = this.labelIndex.get(y);
+    if (known !== undefined) return known;
+    const K = this.labelList.length;
+    if (K >= this.maxClasses) {
+      throw new TokrsError(ERROR_CODES.LIMIT, `label '${y}' would be class ${K + 1}, above model.maxClasses = ${this.maxClasses}`);
+    }
+    if (K - 1 >= this.cap && K >= 1) this.grow(Math.max(1, this.cap * 2));
+    this.labelList.push(y);
+    this.labelIndex.set(y, K);
+    if (K >= this.classCounts.length) {
+      const c = new Float64Array(this.classCounts.length * 2);
+      c.set(this.classCounts);
+      this.classCounts = c;
+    }
+    return K;
+  }
+
+  private grow(cap: number): void {
+    const old = this.cap;
+    const dim = this.dim;
+    const restride = (a: Float32Array, used: boolean): Float32Array => {
+      if (!used) return new Float32Array(0);
+      const b = new Float32Array(dim * cap);
+      if (old === 1) for (let j = 0; j < dim; j++) b[j * cap] = a[j];
+      else if (old > 0) for (let j = 0; j < dim; j++) b.set(a.subarray(j * old, j * old + old), j * cap);
+      return b;
+    };
+    this.w = restride(this.w, true);
+    this.acc = restride(this.acc, this.optimizer.type !== 'sgd');
+    const bias = new Float64Array(cap);
+    bias.set(this.bias);
+    this.bias = bias;
+    const biasAcc = new Float64Array(cap);
+    biasAcc.set(this.biasAcc);
+    this.biasAcc = biasAcc;
+    this.scratch = new Float64Array(cap);
+    this.cap = cap;
+  }
+
+  snapshot(): ModelSnapshot {
+    const arrays: Record<string, SnapshotArray> = {
+      w: this.w.slice(),
+      acc: this.acc.slice(),
+      bias: this.bias.slice(),
+      biasAcc: this.biasAcc.slice(),
+      classCounts: this.classCounts.slice(0, this.labelList.length),
+    };
+    if (this.lazy) {
+      arrays.lastA = this.lastA.slice();
+      arrays.lastB = this.lastB.slice();
+    }
+    const meta: z.infer<typeof metaSchema> = {
+      optimizer: { ...this.optimizer },
+      l1: this.l1,
+      l2: this.l2,
+      classWeights: typeof this.classWeights === 'string' ? this.classWeights : { ...this.classWeights },
+      intercept: this.intercept,
+      maxClasses: this.maxClasses,
+      cap: this.cap,
+      step: this.step,
+      updates: this.updateCount,
+      cumA: this.cumA,
+      cumB: this.cumB,
+      lazy: this.lazy,
+    };
+    return {
+      kind: SOFTMAX_SGD_KIND,
+      version: SOFTMAX_SGD_VERSION,
+      dim: this.dim,
+      hashing: { ...this.hashing },
+      labels: [...this.labelList],
+      meta,
+      arrays,
+    };
+  }
+
+  /**
+   * Becomes the snapshotted model, including its optimizer and regularisation settings (so training
+   * resumes exactly); dim and hash settings must equal this instance's. Nothing changes if a check fails.
+   */
+  restore(snapshot: ModelSnapshot): void {
+    checkSnapshotHeader(snapshot, { kind: SOFTMAX_SGD_KIND, version: SOFTMAX_SGD_VERSION, dim: this.dim, hashing: this.hashing });
+    const parsed = metaSchema.safeParse(snapshot.meta);
+    if (!parsed.success) {
+      throw new TokrsError(ERROR_CODES.SNAPSHOT, `cannot restore model snapshot: bad meta: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    const m = parsed.data;
+    const K = snapshot.labels.length;
+    const sgdLike = m.optimizer.type === 'sgd';
+    const expectCap = K <= 1 ? m.cap : Math.max(m.cap, 1);
+    if (m.cap < K - 1 || expectCap !== m.cap || m.lazy !== (m.optimizer.type !== 'ftrl' && (m.l1 > 0 || m.l2 > 0))) {
+      throw new TokrsError(ERROR_CODES.SNAPSHOT, `cannot restore model snapshot: inconsistent meta (cap ${m.cap} for ${K} labels)`);
+    }
+    const w = snapshotArray(snapshot, 'w', Float32Array, m.cap === 0 ? 0 : this.dim * m.cap);
+    const acc = snapshotArray(snapshot, 'acc', Float32Array, sgdLike || m.cap === 0 ? 0 : this.dim * m.cap);
+    const bias = snapshotArray(snapshot, 'bias', Float64Array, m.cap);
+    const biasAcc = snapshotArray(snapshot, 'biasAcc', Float64Array, m.cap);
+    const counts = snapshotArray(snapshot, 'classCounts', Float64Array, K);
+    const lastA = m.lazy ? snapshotArray(snapshot, 'lastA', Float64Array, this.dim) : new Float64Array(0);
+    const lastB = m.lazy ? snapshotArray(snapshot, 'lastB', Float64Array, this.dim) : new Float64Array(0);
+    for (const [name, a] of [['w', w], ['acc', acc], ['bias', bias], ['biasAcc', biasAcc]] as const) {
+      for (let i = 0; i < a.length; i++) {
+        if (!Number.isFinite(a[i])) throw new TokrsError(ERROR_CODES.SNAPSHOT, `cannot restore model snapshot: ${name}[${i}] is ${a[i]}`);
+      }
+    }
+    const optimizer = (() => {
+      try {
+        return checkOptimizer(m.optimizer);
+      } catch (e) {
+        throw new TokrsError(ERROR_CODES.SNAPSHOT, `cannot restore model snapshot: ${(e as Error).message}`);
+      }
+    })();
+    // All checks passed: replace the state (copies, so the snapshot stays independent of the live model).
+    this.optimizer = optimizer;
+    this.l1 = m.l1;
+    this.l2 = m.l2;
+    this.classWeights = m.classWeights;
+    this.intercept = m.intercept;
+    this.maxClasses = m.maxClasses;
+    this.cap = m.cap;
+    this.w = w.slice();
+    this.acc = acc.slice();
+    this.bias = bias.slice();
+    this.biasAcc = biasAcc.slice();
+    this.lazy = m.lazy;
+    this.lastA = lastA.slice();
+    this.lastB = lastB.slice();
+    this.cumA = m.cumA;
+    this.cumB = m.cumB;
+    this.step = m.step;
+    this.updateCount = m.updates;
+    this.scratch = new Float64Array(m.cap);
+    this.labelList.length = 0;
+    this.labelIndex.clear();
+    for (const l of snapshot.labels) {
+      this.labelIndex.set(l, this.labelList.length);
+      this.labelList.push(l);
+    }
+    this.classCounts = new Float64Array(Math.max(4, K * 2));
+    this.classCounts.set(counts);
+  }
+
+  dispose(): void {}
+}
+
+/** p = softmax(0, s_0, …, s_{R-1}); s is left untouched. */
+function softmaxPivot(s: Float64Array, R: number, p: Float64Array): void {
+  let max = 0;
+  for (let r = 0; r < R; r++) if (s[r] > max) max = s[r];
+  let sum = (p[0] = Math.exp(-max));
+  for (let r = 0; r < R; r++) sum += p[r + 1] = Math.exp(s[r] - max);
+  for (let k = 0; k <= R; k++) p[k] /= sum;
+}
+
+/** Soft-threshold toward zero by `by` (>= 0): the L1 proximal step. */
+function truncate(w: number, by: number): number {
+  if (by <= 0) return w;
+  return w > by ? w - by : w < -by ? w + by : 0;
+}
+
+function nonNegative(name: string, v: number): number {
+  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw configError(`model.${name} must be a finite number >= 0, got ${String(v)}`);
+  return v;
+}
+
+function checkClassWeights(cw: ClassWeights): ClassWeights {
+  if (cw === 'none' || cw === 'balanced') return cw;
+  if (cw === null || typeof cw !== 'object') throw configError(`model.classWeights must be 'none', 'balanced' or a map of label to weight`);
+  for (const [label, v] of Object.entries(cw)) {
+    if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw configError(`model.classWeights.${label} must be a finite number >= 0, got ${String(v)}`);
+  }
+  return { ...cw };
+}
