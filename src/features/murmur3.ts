@@ -1,0 +1,104 @@
+/**
+ * MurmurHash3 x86 32-bit (Austin Appleby, SMHasher `MurmurHash3_x86_32`), over the UTF-8 bytes of a string.
+ *
+ * Feature indices are part of the snapshot format, so this must give the same number on every machine and
+ * in every process: it uses only 32-bit integer arithmetic (`Math.imul`, `>>> 0`), no platform hash, and
+ * encodes strings as UTF-8 with lone surrogates written as U+FFFD (as `TextEncoder` does).
+ *
+ * @example
+ * murmur3('Hello, world!', 1234) // 0xfaf6cdb3
+ */
+
+const C1 = 0xcc9e2d51;
+const C2 = 0x1b873593;
+
+/** MurmurHash3_x86_32 of `bytes[0..length)` with `seed`, as an unsigned 32-bit integer. */
+export function murmur3Bytes(bytes: Uint8Array, seed: number, length: number = bytes.length): number {
+  let h = seed >>> 0;
+  const blocks = length & ~3;
+  for (let i = 0; i < blocks; i += 4) {
+    let k = bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const tail = length & 3;
+  if (tail > 0) {
+    let k = 0;
+    if (tail === 3) k ^= bytes[blocks + 2] << 16;
+    if (tail >= 2) k ^= bytes[blocks + 1] << 8;
+    k ^= bytes[blocks];
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h ^= k;
+  }
+  h ^= length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * A reusable UTF-8 buffer: hashing tokens one by one would otherwise allocate a Uint8Array per token.
+ * Hand-written rather than `TextEncoder.encodeInto`, which costs more than the hash itself on short tokens.
+ */
+let buffer = new Uint8Array(256);
+
+/** Writes `text` as UTF-8 into the shared buffer and returns the byte length. */
+export function encodeUtf8(text: string): number {
+  if (buffer.length < text.length * 3) buffer = new Uint8Array(text.length * 3);
+  const out = buffer;
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c < 0x80) {
+      out[n++] = c;
+      continue;
+    }
+    if (c < 0x800) {
+      out[n++] = 0xc0 | (c >> 6);
+      out[n++] = 0x80 | (c & 0x3f);
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+        i++;
+        out[n++] = 0xf0 | (c >> 18);
+        out[n++] = 0x80 | ((c >> 12) & 0x3f);
+        out[n++] = 0x80 | ((c >> 6) & 0x3f);
+        out[n++] = 0x80 | (c & 0x3f);
+        continue;
+      }
+      c = 0xfffd; // lone surrogate: what TextEncoder writes
+    }
+    out[n++] = 0xe0 | (c >> 12);
+    out[n++] = 0x80 | ((c >> 6) & 0x3f);
+    out[n++] = 0x80 | (c & 0x3f);
+  }
+  return n;
+}
+
+/** MurmurHash3_x86_32 of the UTF-8 bytes of `text`, as an unsigned 32-bit integer. */
+export function murmur3(text: string, seed = 0): number {
+  const length = encodeUtf8(text);
+  return murmur3Bytes(buffer, seed, length);
+}
+
+/**
+ * Both hashes of one token in a single UTF-8 encoding: the bucket hash (`seed`) and the sign hash
+ * (`signSeed`). Writes them into `out[0]` and `out[1]`.
+ */
+export function murmur3Pair(text: string, seed: number, signSeed: number, out: Uint32Array): void {
+  const length = encodeUtf8(text);
+  out[0] = murmur3Bytes(buffer, seed, length);
+  out[1] = murmur3Bytes(buffer, signSeed, length);
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/** Texts are cut to this many UTF-16 code units by default: a long review is ~500; a 1 MB message is an accident. */
+export const DEFAULT_MAX_LENGTH = 10_000;
+
+const normalizeSchema = z.object({
+  /** Unicode NFKC: folds compatibility forms (ligatures, circled digits, full-width letters) to one spelling. */
+  nfkc: z.boolean().default(true),
+  /** Full-width ASCII (U+FF01..U+FF5E) and the ideographic space to half-width; cheap even with nfkc off. */
+  fullwidth: z.boolean().default(true),
+  lowercase: z.boolean().default(true),
+  /** Traditional → simplified Chinese with opencc-js (Taiwan standard → mainland). Slow; off by default. */
+  traditionalToSimplified: z.boolean().default(false),
+});
+
+const jiebaSchema = z.object({
+  /** nodejieba (cppjieba) is the reference; @node-rs/jieba (jieba-rs) is faster and segments a little differently. */
+  engine: z.enum(['nodejieba', 'node-rs']).default('nodejieba'),
+  /**
+   * mix: dictionary max-probability segmentation (plus HMM for unknown words when `hmm` is on);
+   * search: mix, then also emits the dictionary words inside long words (cut_for_search);
+   * full: every dictionary word found (cut_all), overlapping;
+   * hmm: the HMM alone (nodejieba only).
+   */
+  mode: z.enum(['mix', 'search', 'full', 'hmm']).default('mix'),
+  /**
+   * HMM discovery of unknown words. Both libraries' `cut` run without it unless asked (jieba-wasm and Python
+   * jieba run with it), so it is spelled out here; off keeps unknown words split into single characters,
+   * which is stable and what the hashing trick learns from well.
+   */
+  hmm: z.boolean().default(false),
+  /** A user dictionary file, one `word [freq] [tag]` per line, added to the default dictionary. */
+  userDict: z.string().min(1).optional(),
+});
+
+const bpeSchema = z.object({
+  encoding: z.enum(['o200k_base', 'cl100k_base']).default('o200k_base'),
+  /**
+   * Which implementation encodes. All give the same ids (checked in test/tokenize and bench/tokenize);
+   * tiktoken (Rust compiled to wasm) is the default because it measured fastest on Chinese reviews in
+   * bench/tokenize.ts: the pure-JS ports spend their time in the byte-pair merge loop.
+   */
+  library: z.enum(['tiktoken', 'js-tiktoken', 'gpt-tokenizer']).default('tiktoken'),
+});
+
+/**
+ * The `tokenize` section of a topology. Everything a tokenizer needs is here as plain JSON, so the runtime
+ * can build the same tokenizer on a worker thread with `createTokenizer(config)`.
+ */
+export const tokenizeConfigSchema = z.object({
+  tokenizer: z.enum(['jieba', 'bpe', 'chars', 'words']).default('jieba'),
+  normalize: normalizeSchema.prefault({}),
+  /** Longer texts are cut (at a code point boundary) to this many UTF-16 code units, and counted as truncated. */
+  maxLength: z.number().int().positive().default(DEFAULT_MAX_LENGTH),
+  /** Drop tokens made only of punctuation and symbols (Unicode P and S). Emoji and "！" can carry sentiment, so off. */
+  dropPunctuation: z.boolean().default(false),
+  /** Tokens to drop: a file with one per line, and/or an inline list. Compared after normalisation. */
+  stopWords: z
+    .object({ file: z.string().min(1).optional(), words: z.array(z.string()).default([]) })
+    .prefault({}),
+  jieba: jiebaSchema.prefault({}),
+  bpe: bpeSchema.prefault({}),
+  /** Character n-grams of every length from 1 to n, within runs of non-space characters. */
+  chars: z.object({ n: z.number().int().min(1).max(8).default(2) }).prefault({}),
+  /** Intl.Segmenter word segmentation; `locale` picks the rules (e.g. "zh" uses a dictionary for Chinese). */
+  words: z.object({ locale: z.string().default('und') }).prefault({}),
+});
+
+export type TokenizeConfig = z.output<typeof tokenizeConfigSchema>;
+export type TokenizeConfigInput = z.input<typeof tokenizeConfigSchema>;
+export type JiebaConfig = TokenizeConfig['jieba'];
+export type BpeConfig = TokenizeConfig['bpe'];
+export type NormalizeConfig = TokenizeConfig['normalize'];

@@ -1,0 +1,19 @@
+/**
+ * A segmenter: text in, tokens out. Implementations (jieba, bpe, chars, words) see text that is already
+ * normalised and cut to length; `createTokenizer` wraps one with normalisation, truncation and filters.
+ */
+export interface Tokenizer {
+  /** For logs and metrics, e.g. "jieba/nodejieba". */
+  readonly name: string;
+  tokenize(text: string): string[];
+  /** The number of tokens `tokenize` would give; cheaper for BPE, which need not build the strings. */
+  countTokens(text: string): number;
+}
+
+/** What the tokenize stage gives for one text. */
+export interface Tokenized {
+  readonly tokens: string[];
+  readonly tokenCount: number;
+  /** True when the text was longer than `maxLength` and was cut. */
+  readonly truncated: boolean;
+}
