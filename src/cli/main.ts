@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { describeError, TokrsError } from '../errors.js';
+import { registerDemo } from './demo.js';
 import { registerKafka } from './kafka.js';
 
 const program = new Command('tokrs')
@@ -10,6 +11,7 @@ const program = new Command('tokrs')
   .showHelpAfterError();
 
 registerKafka(program);
+registerDemo(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const code = error instanceof TokrsError ? `${error.code}: ` : '';
