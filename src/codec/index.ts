@@ -6,3 +6,4 @@ export * from './confluent.js';
 export * from './config.js';
 export * from './input.js';
 export * from './dead-letter.js';
+export * from './mapping.js';

@@ -37,7 +37,7 @@ export interface TextEventRecord {
 }
 
 export interface WindowRecord {
-  /** count, time or final. */
+  /** count, time or complete. */
   kind: string;
   size?: number | null;
   start: number;
@@ -47,7 +47,12 @@ export interface WindowRecord {
 export interface CountsRecord {
   seen: number;
   labelled: number;
+  unlabelled?: number;
   predicted: number;
+  scored?: number;
+  learned?: number;
+  replayed?: number;
+  classes?: number;
   /** By error code. */
   deadLetters?: Record<string, number>;
 }
@@ -68,9 +73,15 @@ export interface ConfusionMatrixRecord {
 
 export interface RollingMetricsRecord {
   window: string;
+  /** count, time or fading. */
+  kind?: string;
+  size?: number;
   accuracy?: number | null;
   macroF1?: number | null;
+  microF1?: number | null;
+  weightedF1?: number | null;
   logLoss?: number | null;
+  kappa?: number | null;
   count: number;
 }
 
@@ -86,6 +97,7 @@ export interface ReservoirStatsRecord {
 export interface MetricsRecord {
   topology: string;
   runId: string;
+  step?: string | null;
   sequence: number;
   window: WindowRecord;
   counts: CountsRecord;
@@ -95,12 +107,15 @@ export interface MetricsRecord {
   weightedF1?: number | null;
   logLoss?: number | null;
   kappa?: number | null;
+  macroPrecision?: number | null;
+  macroRecall?: number | null;
   perClass?: ClassMetricsRecord[];
   confusion?: ConfusionMatrixRecord | null;
   rolling?: RollingMetricsRecord[];
   reservoir?: ReservoirStatsRecord | null;
   streamLabels?: Record<string, number>;
   throughput: number;
+  overallThroughput?: number | null;
   tokensPerMessage?: number | null;
   sourceOffsets?: SourceOffsetRecord[];
   /** v2 only. */
@@ -112,11 +127,19 @@ export interface MetricsRecord {
 export interface HashSettingsRecord {
   bits: number;
   seed: number;
-  bigrams: boolean;
+  signSeed?: number | null;
   sign: boolean;
-  /** binary, tf or log-tf. */
+  bigrams: boolean;
+  /** binary, tf or logtf. */
   weighting: string;
   normalize: boolean;
+}
+
+/** A typed array as bytes, little-endian. */
+export interface NumericArrayRecord {
+  /** float32, float64, int32 or uint8. */
+  dtype: string;
+  data: Buffer;
 }
 
 /** dev.tokrs.ModelSnapshot v1. */
@@ -126,10 +149,14 @@ export interface ModelSnapshotRecord {
   version: number;
   modelKind: string;
   formatVersion: number;
+  dim: number;
   labels: string[];
   hash: HashSettingsRecord;
-  weights: Buffer;
-  optimizerState?: Buffer | null;
+  hashing?: Record<string, string | number | boolean>;
+  /** Weights and optimizer state by name. */
+  arrays: Record<string, NumericArrayRecord>;
+  /** JSON object. */
+  meta?: string;
   learned?: number;
   metrics?: Record<string, number>;
   sourceOffsets?: SourceOffsetRecord[];
