@@ -5,7 +5,7 @@ import type { Tokenizer } from './tokenizer.js';
 const require = createRequire(import.meta.url);
 
 /** Token ids of `text` as ordinary text: "<|endoftext|>" in a message is just characters, never a special token. */
-export type BpeEncode = (text: string) => ArrayLike<number>;
+export type BpeEncode = (text: string) => ArrayLike<number> & Iterable<number>;
 
 /**
  * The three encoders that ship their ranks in the npm package. Loaded lazily with `require`: each costs
