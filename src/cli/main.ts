@@ -5,12 +5,14 @@ import { Command } from 'commander';
 import { describeError, TokrsError } from '../errors.js';
 import { registerDemo } from './demo.js';
 import { registerKafka } from './kafka.js';
+import { registerTokenize } from './tokenize.js';
 
 const program = new Command('tokrs')
   .description('Stream processing for text on Kafka: tokenize, hash, sample and learn online')
   .showHelpAfterError();
 
 registerKafka(program);
+registerTokenize(program);
 registerDemo(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
