@@ -82,27 +82,27 @@ export class SoftmaxSgd implements OnlineClassifier {
 
   private readonly labelList: string[] = [];
   private readonly labelIndex = new Map<string, number>();
-  private classCounts = new Float64Array(4);
+  private classCounts: Float64Array = new Float64Array(4);
 
   /** Row capacity: stride of the feature-major arrays. Rows used = K - 1. */
   private cap = 0;
   /** SGD/AdaGrad: weights. FTRL: z. */
-  private w = new Float32Array(0);
+  private w: Float32Array = new Float32Array(0);
   /** AdaGrad: sum of squared gradients. FTRL: n. Unused (empty) for SGD. */
-  private acc = new Float32Array(0);
-  private bias = new Float64Array(0);
-  private biasAcc = new Float64Array(0);
+  private acc: Float32Array = new Float32Array(0);
+  private bias: Float64Array = new Float64Array(0);
+  private biasAcc: Float64Array = new Float64Array(0);
   /** Lazy regularisation clocks per feature (empty when l1 = l2 = 0 or FTRL). */
   private lazy = false;
-  private lastA = new Float64Array(0);
-  private lastB = new Float64Array(0);
+  private lastA: Float64Array = new Float64Array(0);
+  private lastB: Float64Array = new Float64Array(0);
   private cumA = 0;
   private cumB = 0;
   private step = 0;
   private updateCount = 0;
 
   /** Scratch for scores / gradients, length cap; avoids an allocation per update. */
-  private scratch = new Float64Array(0);
+  private scratch: Float64Array = new Float64Array(0);
 
   constructor(options: SoftmaxSgdOptions) {
     if (!Number.isInteger(options.dim) || options.dim < 1 || options.dim > 2 ** 30) {

@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import type { SparseVector } from '../../src/features/sparse-vector.js';
+import { sgd, sgdRate, type SgdOptimizer } from '../../src/learn/optimizers.js';
+import { SoftmaxSgd } from '../../src/learn/softmax-sgd.js';
+import { TfjsClassifier, ensureTfjsBackend, tfjsSnapshotHandler } from '../../src/learn/tfjs-classifier.js';
+import { createClassifier } from '../../src/learn/factory.js';
+import { parseModelConfig } from '../../src/learn/config.js';
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomVector(r: () => number, dim: number): SparseVector {
+  const set = new Set<number>();
+  for (let k = 0; k < 3; k++) set.add(Math.floor(r() * dim));
+  const idx = [...set].sort((a, b) => a - b);
+  return { indices: Int32Array.from(idx), values: Float32Array.from(idx.map(() => r() * 2 - 1)), dim };
+}
+
+const truncate = (w: number, by: number) => (w > by ? w - by : w < -by ? w + by : 0);
+
+/**
+ * Eager reference for binary logistic regression: every weight is regularised at every step. The lazy
+ * model must give the same probabilities when only L2 or only L1 is on (those penalties compose exactly
+ * over skipped steps; mixed L1+L2 is the documented approximation).
+ */
+for (const [name, opt, l1, l2] of [
+  ['constant, L2', sgd({ lr: 0.3 }), 0, 0.01],
+  ['invscaling, L2', sgd({ lr: 0.3, schedule: 'invscaling', power: 0.5 }), 0, 0.01],
+  ['constant, L1', sgd({ lr: 0.3 }), 0.002, 0],
+  ['invscaling, L1', sgd({ lr: 0.3, schedule: 'invscaling' }), 0.002, 0],
+] as [string, SgdOptimizer, number, number][]) {
+  test(`lazy regularisation equals the eager per-step reference (${name})`, () => {
+    const dim = 16;
+    const r = prng(11);
+    const model = new SoftmaxSgd({ dim, optimizer: opt, l1, l2 });
+    const w = new Float64Array(dim);
+    let b = 0;
+    for (let t = 0; t < 300; t++) {
+      const x = randomVector(r, dim);
+      const y = t === 1 ? 'pos' : r() < 0.5 ? 'neg' : 'pos';
+      const eta = sgdRate(opt, t);
+      if (t > 0) {
+        // Class 'neg' came first, so it is the pivot and 'pos' has the weight row.
+        let s = b;
+        for (let k = 0; k < x.indices.length; k++) s += w[x.indices[k]] * x.values[k];
+        const p = 1 / (1 + Math.exp(-s));
+        if (model.labels.length === 2) assert.ok(Math.abs(model.predictProba(x)[1] - p) < 1e-4, `step ${t}: ${model.predictProba(x)[1]} vs ${p}`);
+        const g = p - (y === 'pos' ? 1 : 0);
+        for (let k = 0; k < x.indices.length; k++) w[x.indices[k]] -= eta * g * x.values[k];
+        b -= eta * g;
+      }
+      for (let j = 0; j < dim; j++) w[j] = truncate(w[j] * (1 - eta * l2), eta * l1);
+      model.learn(x, t === 0 ? 'neg' : y);
+    }
+  });
+}
+
+test('L1 makes weights exactly zero (sparsity), FTRL too', () => {
+  const r = prng(3);
+  // FTRL's lambda1 thresholds |z|, a sum of gradients, hence the larger value (McMahan et al. use ~1).
+  for (const [opt, l1] of [[sgd({ lr: 0.2 }), 0.05], [{ type: 'ftrl', alpha: 0.2, beta: 1 } as const, 20]] as const) {
+    const m = new SoftmaxSgd({ dim: 256, optimizer: opt, l1 });
+    for (let i = 0; i < 2000; i++) m.learn(randomVector(r, 256), r() < 0.5 ? 'a' : 'b');
+    const zeroProbe = m.predictProba({ indices: Int32Array.from([0, 1, 2, 3]), values: Float32Array.of(1, 1, 1, 1), dim: 256 });
+    const bias = m.predictProba({ indices: new Int32Array(0), values: new Float32Array(0), dim: 256 });
+    assert.ok(Math.abs(zeroProbe[0] - bias[0]) < 1e-9, `${opt.type}: noise features should be zeroed by L1`);
+  }
+});
+
+test('config: defaults give SoftmaxSgd with constant SGD; bad values are CONFIG errors with the path', () => {
+  const c = parseModelConfig({});
+  assert.equal(c.type, 'softmax-sgd');
+  assert.equal(c.optimizer.type, 'sgd');
+  assert.ok(createClassifier({}, { dim: 1024 }) instanceof SoftmaxSgd);
+  assert.throws(() => parseModelConfig({ optimizer: { type: 'sgd', lr: -1 } }), (e: Error & { code?: string }) => e.code === 'TOKRS_ERR_CONFIG' && e.message.includes('model.optimizer.lr'));
+  assert.throws(() => createClassifier({ type: 'tfjs' }, { dim: 2 ** 20 }), { code: 'TOKRS_ERR_CONFIG' });
+  assert.throws(() => new SoftmaxSgd({ dim: 0 }), { code: 'TOKRS_ERR_CONFIG' });
+});
+
+test('too many labels is a LIMIT error, not a heap explosion', () => {
+  const m = new SoftmaxSgd({ dim: 8, maxClasses: 2 });
+  const x = { indices: Int32Array.of(1), values: Float32Array.of(1), dim: 8 };
+  m.learn(x, 'a');
+  m.learn(x, 'b');
+  assert.throws(() => m.learn(x, 'c'), { code: 'TOKRS_ERR_LIMIT' });
+  assert.deepEqual(m.labels, ['a', 'b']);
+});
+
+test('tfjs snapshot loads with tf.loadLayersModel from the custom IO handler and predicts the same', async () => {
+  await ensureTfjsBackend('cpu');
+  const m = new TfjsClassifier({ dim: 16, hidden: [4], seed: 1 });
+  const r = prng(5);
+  for (let i = 0; i < 30; i++) m.learn(randomVector(r, 16), ['x', 'y', 'z'][i % 3]);
+  const loaded = await tf.loadLayersModel(tfjsSnapshotHandler(m.snapshot()));
+  const x = randomVector(r, 16);
+  const dense = new Float32Array(16);
+  x.indices.forEach((j, k) => (dense[j] = x.values[k]));
+  const p = Array.from((loaded.predict(tf.tensor2d(dense, [1, 16])) as tf.Tensor).dataSync());
+  const q = Array.from(m.predictProba(x));
+  p.forEach((v, k) => assert.ok(Math.abs(v - q[k]) < 1e-6));
+  loaded.dispose();
+  m.dispose();
+});
