@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { describeError, TokrsError } from '../errors.js';
 import { registerDemo } from './demo.js';
 import { registerKafka } from './kafka.js';
+import { registerSample } from './sample.js';
 import { registerTokenize } from './tokenize.js';
 
 const program = new Command('tokrs')
@@ -12,6 +13,7 @@ const program = new Command('tokrs')
   .showHelpAfterError();
 
 registerKafka(program);
+registerSample(program);
 registerTokenize(program);
 registerDemo(program);
 

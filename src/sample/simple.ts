@@ -19,6 +19,7 @@ abstract class SelectingSampler<T> implements Sampler<T> {
   protected nextIndex = 0;
   private items: T[] = [];
   private head = 0;
+  private picked = 0;
 
   constructor(
     limit: number | undefined,
@@ -35,11 +36,17 @@ abstract class SelectingSampler<T> implements Sampler<T> {
     return this.items.length;
   }
 
+  /** Items selected so far, including those the limit has since pushed out (lets a caller stream them). */
+  get selected(): number {
+    return this.picked;
+  }
+
   /** Items until (and including) the next selected one, ≥ 1. */
   protected abstract gap(): number;
 
   offer(item: T): void {
     if (++this.n < this.nextIndex) return;
+    this.picked++;
     if (this.items.length < this.capacity) this.items.push(item);
     else {
       this.items[this.head] = item;
@@ -69,6 +76,7 @@ abstract class SelectingSampler<T> implements Sampler<T> {
         ...this.params(),
         limit: Number.isFinite(this.capacity) ? this.capacity : null,
         next: this.nextIndex,
+        selected: this.picked,
       },
     };
   }
@@ -90,6 +98,7 @@ abstract class SelectingSampler<T> implements Sampler<T> {
     this.random.restore(snapshot.random);
     this.n = snapshot.count;
     this.nextIndex = next;
+    this.picked = extraNumber(snapshot, 'selected');
     this.items = snapshot.items.slice();
     this.head = 0;
   }
