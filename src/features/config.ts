@@ -22,7 +22,7 @@ export const featuresConfigSchema = z
     signed: z.boolean().default(true),
     /** Also hash adjacent token pairs, as the string `a + "\u0001" + b`. */
     bigrams: z.boolean().default(false),
-    /** Term weight from the count c of a term in the message: binary = 1, tf = c, logtf = 1 + ln(c). */
+    /** Weight from the count c of a hashed feature (bucket and sign) in the message: binary = 1, tf = c, logtf = 1 + ln(c). */
     weighting: z.enum(['binary', 'tf', 'logtf']).default('tf'),
     /** Scale the vector to unit Euclidean length, so long and short messages weigh the same in SGD. */
     l2: z.boolean().default(true),

@@ -38,62 +38,72 @@ export function createFeaturizer(input: FeaturesConfigInput = {}): Featurizer {
   const mask = dim - 1;
   const { seed, signSeed, signed, bigrams, weighting, l2 } = config;
   const pair = new Uint32Array(2);
-  // Bucket index in the low 30 bits, sign in bit 30, so one number per token in the cache.
+  // A term's code is (bucket << 1) | signBit, so sorting codes orders by bucket; bits <= 30 keeps it in uint32.
+  const hash = (term: string): number => {
+    murmur3Pair(term, seed, signSeed, pair);
+    return ((pair[0] & mask) * 2 + (signed ? pair[1] & 1 : 0)) >>> 0;
+  };
   const cache = new Map<string, number>();
-
   const code = (token: string): number => {
     let c = cache.get(token);
     if (c === undefined) {
-      murmur3Pair(token, seed, signSeed, pair);
-      c = (pair[0] & mask) | (signed && (pair[1] & 1) === 1 ? 1 << 30 : 0);
+      c = hash(token);
       if (cache.size >= CACHE_LIMIT) cache.clear();
       cache.set(token, c);
     }
     return c;
   };
+  const weigh = (count: number): number =>
+    weighting === 'tf' ? count : weighting === 'binary' ? 1 : 1 + Math.log(count);
+
+  // Scratch space reused across calls (featurize is synchronous, so no call sees another's data).
+  let codes = new Uint32Array(64);
+  let outIndex = new Int32Array(64);
+  let outValue = new Float64Array(64);
 
   const featurize = (tokens: readonly string[]): SparseVector => {
     if (tokens.length === 0) return emptyVector(dim);
-    // Term counts first: binary and logtf weight each distinct term, not each occurrence.
-    const counts = new Map<string, number>();
-    for (let i = 0; i < tokens.length; i++) counts.set(tokens[i], (counts.get(tokens[i]) ?? 0) + 1);
-    if (bigrams) {
-      for (let i = 1; i < tokens.length; i++) {
-        const b = tokens[i - 1] + BIGRAM_SEPARATOR + tokens[i];
-        counts.set(b, (counts.get(b) ?? 0) + 1);
-      }
+    const total = bigrams ? 2 * tokens.length - 1 : tokens.length;
+    if (codes.length < total) {
+      codes = new Uint32Array(total * 2);
+      outIndex = new Int32Array(total * 2);
+      outValue = new Float64Array(total * 2);
     }
-    // Colliding terms add up (with their signs): the hashing trick's estimator is the sum.
-    const buckets = new Map<number, number>();
-    for (const [term, count] of counts) {
-      const c = bigrams && term.includes(BIGRAM_SEPARATOR) ? hashUncached(term) : code(term);
-      const weight = weighting === 'tf' ? count : weighting === 'binary' ? 1 : 1 + Math.log(count);
-      const index = c & 0x3fffffff;
-      const value = c & (1 << 30) ? -weight : weight;
-      buckets.set(index, (buckets.get(index) ?? 0) + value);
-    }
-    const indices = new Int32Array(buckets.size);
     let n = 0;
-    for (const [index, value] of buckets) if (value !== 0) indices[n++] = index;
-    const sorted = indices.subarray(0, n).sort();
-    const values = new Float32Array(n);
+    for (let i = 0; i < tokens.length; i++) codes[n++] = code(tokens[i]);
+    // Bigrams are mostly unique, so they bypass the cache instead of flushing it.
+    if (bigrams) for (let i = 1; i < tokens.length; i++) codes[n++] = hash(tokens[i - 1] + BIGRAM_SEPARATOR + tokens[i]);
+    const sorted = codes.subarray(0, n).sort();
+    // Runs of one code are one hashed feature seen `count` times; weighting applies to that count (as
+    // scikit-learn's HashingVectorizer does after hashing), then the signed weights of a bucket add up:
+    // the hashing trick's estimator is the sum over colliding terms.
+    let m = 0;
+    for (let i = 0; i < n; ) {
+      const c = sorted[i];
+      let j = i + 1;
+      while (j < n && sorted[j] === c) j++;
+      const index = c >>> 1;
+      const value = c & 1 ? -weigh(j - i) : weigh(j - i);
+      if (m > 0 && outIndex[m - 1] === index) outValue[m - 1] += value;
+      else {
+        outIndex[m] = index;
+        outValue[m++] = value;
+      }
+      i = j;
+    }
+    let k = 0;
     let norm = 0;
-    for (let i = 0; i < n; i++) {
-      const v = buckets.get(sorted[i]) as number;
-      values[i] = v;
-      norm += v * v;
+    for (let i = 0; i < m; i++) {
+      if (outValue[i] === 0) continue; // + and - cancelled: no feature
+      outIndex[k] = outIndex[i];
+      outValue[k++] = outValue[i];
+      norm += outValue[i] * outValue[i];
     }
-    if (l2 && norm > 0) {
-      const scale = 1 / Math.sqrt(norm);
-      for (let i = 0; i < n; i++) values[i] *= scale;
-    }
-    return { indices: n === indices.length ? indices : indices.slice(0, n), values, dim };
-  };
-
-  // Bigrams are mostly unique, so they bypass the cache instead of flushing it.
-  const hashUncached = (term: string): number => {
-    murmur3Pair(term, seed, signSeed, pair);
-    return (pair[0] & mask) | (signed && (pair[1] & 1) === 1 ? 1 << 30 : 0);
+    const scale = l2 && norm > 0 ? 1 / Math.sqrt(norm) : 1;
+    const indices = outIndex.slice(0, k);
+    const values = new Float32Array(k);
+    for (let i = 0; i < k; i++) values[i] = outValue[i] * scale;
+    return { indices, values, dim };
   };
 
   return { config, dim, featurize };

@@ -1,0 +1,147 @@
+/**
+ * Tokenizer throughput on the waimai_10k reviews: messages/s and MB/s (UTF-8 input) for each tokenizer,
+ * next to the bare library call on the same texts (the ceiling), plus BPE correctness across libraries
+ * and the segmentation differences between nodejieba and @node-rs/jieba.
+ *
+ *   npx tsx bench/tokenize.ts
+ *
+ * Each figure is the best of ROUNDS runs of at most SECONDS each (or one pass over the data), after a
+ * warm-up; the machine is shared, so expect ±15% between runs.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createFeaturizer } from '../src/features/featurizer.js';
+import { loadBpeEncoder, type BpeEncode } from '../src/tokenize/bpe.js';
+import { createTokenizer } from '../src/tokenize/create-tokenizer.js';
+
+const require = createRequire(import.meta.url);
+const SECONDS = 1.5;
+const ROUNDS = 2;
+const DATA = new URL('../../shared/data/waimai_10k.jsonl', import.meta.url);
+
+const texts = readFileSync(DATA, 'utf8')
+  .split('\n')
+  .filter((line) => line.trim().length > 0)
+  .map((line) => (JSON.parse(line) as { text: string }).text);
+const bytes = texts.map((t) => Buffer.byteLength(t, 'utf8'));
+const totalMB = bytes.reduce((a, b) => a + b, 0) / 1e6;
+console.log(`${texts.length} texts, ${totalMB.toFixed(2)} MB UTF-8, mean ${Math.round((totalMB * 1e6) / texts.length)} bytes\n`);
+
+interface Rate {
+  msgs: number;
+  mbs: number;
+}
+
+let sink = 0; // keeps results alive so the JIT cannot drop the work
+
+function measure(fn: (text: string) => number): Rate {
+  for (let i = 0; i < 500; i++) sink += fn(texts[i % texts.length]);
+  let best: Rate = { msgs: 0, mbs: 0 };
+  for (let round = 0; round < ROUNDS; round++) {
+    const start = process.hrtime.bigint();
+    const deadline = start + BigInt(SECONDS * 1e9);
+    let n = 0;
+    let b = 0;
+    for (; n < texts.length; n++) {
+      sink += fn(texts[n]);
+      b += bytes[n];
+      if ((n & 63) === 63 && process.hrtime.bigint() > deadline) {
+        n++;
+        break;
+      }
+    }
+    const s = Number(process.hrtime.bigint() - start) / 1e9;
+    if (n / s > best.msgs) best = { msgs: n / s, mbs: b / 1e6 / s };
+  }
+  return best;
+}
+
+const rows: [string, Rate][] = [];
+function row(name: string, fn: (text: string) => number): Rate {
+  const r = measure(fn);
+  rows.push([name, r]);
+  console.log(`${name.padEnd(46)} ${Math.round(r.msgs).toString().padStart(8)} msg/s ${r.mbs.toFixed(2).padStart(7)} MB/s`);
+  return r;
+}
+
+const featurizer = createFeaturizer({});
+const pipeline = (config: Parameters<typeof createTokenizer>[0]) => {
+  const t = createTokenizer(config);
+  return {
+    tokenize: (text: string) => t.tokenize(text).tokenCount,
+    both: (text: string) => featurizer.featurize(t.tokenize(text).tokens).indices.length,
+  };
+};
+
+// --- jieba ---------------------------------------------------------------------------------------------
+const nodejieba = require('nodejieba') as typeof import('nodejieba');
+const { Jieba } = require('@node-rs/jieba') as typeof import('@node-rs/jieba');
+const { dict } = require('@node-rs/jieba/dict') as { dict: Uint8Array };
+const rsJieba = Jieba.withDict(dict);
+const nj = pipeline({});
+const rs = pipeline({ jieba: { engine: 'node-rs' } });
+
+console.log('== jieba (mix, hmm off) ==');
+const bareNj = row('bare nodejieba.cut (ceiling)', (t) => nodejieba.cut(t, false).length);
+row('tokrs jieba/nodejieba tokenize', nj.tokenize);
+const njBoth = row('tokrs jieba/nodejieba tokenize+hash', nj.both);
+const bareRs = row('bare @node-rs/jieba cut (ceiling)', (t) => rsJieba.cut(t, false).length);
+row('tokrs jieba/node-rs tokenize+hash', rs.both);
+console.log(`tokenize+hash / bare nodejieba = ${(njBoth.msgs / bareNj.msgs).toFixed(2)} (goal >= 0.85)`);
+console.log(`bare @node-rs/jieba / bare nodejieba = ${(bareRs.msgs / bareNj.msgs).toFixed(2)}`);
+
+// --- BPE -----------------------------------------------------------------------------------------------
+// Correctness first: every library must give tiktoken's ids (the reference implementation, in Rust).
+console.log('\n== bpe o200k_base ==');
+const libraries = ['tiktoken', 'js-tiktoken', 'gpt-tokenizer'] as const;
+const encoders = new Map<string, BpeEncode>(libraries.map((l) => [l, loadBpeEncoder(l, 'o200k_base')]));
+const reference = encoders.get('tiktoken') as BpeEncode;
+const sample = texts.slice(0, 2000);
+for (const library of libraries) {
+  const encode = encoders.get(library) as BpeEncode;
+  let mismatches = 0;
+  for (const t of sample) {
+    const a = reference(t);
+    const b = encode(t);
+    if (a.length !== b.length || [...a].some((x, i) => x !== b[i])) mismatches++;
+  }
+  console.log(`${library}: ${mismatches}/${sample.length} texts with ids different from tiktoken`);
+}
+for (const library of libraries) {
+  const encode = encoders.get(library) as BpeEncode;
+  row(`bare ${library} encode (ceiling)`, (t) => encode(t).length);
+}
+row('tokrs bpe (default library) tokenize+hash', pipeline({ tokenizer: 'bpe' }).both);
+
+// --- chars and words -----------------------------------------------------------------------------------
+console.log('\n== chars, words ==');
+row('tokrs chars (n=2) tokenize+hash', pipeline({ tokenizer: 'chars' }).both);
+const segmenter = new Intl.Segmenter('und', { granularity: 'word' });
+row('bare Intl.Segmenter (ceiling)', (t) => {
+  let n = 0;
+  for (const s of segmenter.segment(t)) if (s.isWordLike === true) n++;
+  return n;
+});
+row('tokrs words tokenize+hash', pipeline({ tokenizer: 'words' }).both);
+
+// --- nodejieba vs @node-rs/jieba segmentation ------------------------------------------------------------
+console.log('\n== nodejieba vs @node-rs/jieba segmentation on all texts ==');
+for (const hmm of [false, true]) {
+  for (const mode of ['mix', 'search'] as const) {
+    const a = createTokenizer({ jieba: { hmm, mode } });
+    const b = createTokenizer({ jieba: { hmm, mode, engine: 'node-rs' } });
+    const examples: string[] = [];
+    let differ = 0;
+    for (const t of texts) {
+      const x = a.tokenize(t).tokens.join('/');
+      const y = b.tokenize(t).tokens.join('/');
+      if (x !== y) {
+        differ++;
+        if (examples.length < 2) examples.push(`    nodejieba ${x}\n    node-rs   ${y}`);
+      }
+    }
+    console.log(`mode=${mode} hmm=${hmm}: ${differ}/${texts.length} texts segmented differently`);
+    for (const e of examples) console.log(e);
+  }
+}
+if (sink === -1) console.log('');
