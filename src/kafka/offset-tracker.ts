@@ -1,0 +1,104 @@
+/**
+ * Tracks, per topic-partition, which handed-out offsets the pipeline has fully processed, so that only the
+ * contiguous processed prefix is ever committed: a message still in flight holds back the commit of every
+ * later offset of its partition, and a crash re-delivers it instead of losing it.
+ */
+export interface CommitPoint {
+  topic: string;
+  partition: number;
+  /** The next offset to read: one past the last processed offset, as Kafka expects in a commit. */
+  offset: string;
+}
+
+interface PartitionState {
+  /** Offsets handed out and not yet processed, in order. */
+  pending: bigint[];
+  /** Processed offsets that are not yet contiguous with the committed prefix. */
+  doneOutOfOrder: Set<bigint>;
+  /** One past the last offset of the processed prefix, or undefined when nothing was processed yet. */
+  next: bigint | undefined;
+  committed: bigint | undefined;
+}
+
+const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+export class OffsetTracker {
+  private readonly partitions = new Map<string, PartitionState & { topic: string; partition: number }>();
+  private inFlightCount = 0;
+
+  /** Messages handed out and not yet processed. */
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  private state(topic: string, partition: number): PartitionState & { topic: string; partition: number } {
+    const k = key(topic, partition);
+    let s = this.partitions.get(k);
+    if (s === undefined) {
+      s = { topic, partition, pending: [], doneOutOfOrder: new Set(), next: undefined, committed: undefined };
+      this.partitions.set(k, s);
+    }
+    return s;
+  }
+
+  /** A message was handed to the pipeline. Offsets of one partition arrive in increasing order. */
+  started(topic: string, partition: number, offset: string): void {
+    this.state(topic, partition).pending.push(BigInt(offset));
+    this.inFlightCount++;
+  }
+
+  /** The pipeline is done with a message (processed, or sent to the dead-letter topic). */
+  done(topic: string, partition: number, offset: string): void {
+    const s = this.partitions.get(key(topic, partition));
+    if (s === undefined) return;
+    const o = BigInt(offset);
+    if (s.pending.length > 0 && s.pending[0] === o) {
+      s.pending.shift();
+      s.next = o + 1n;
+      // Earlier completions that were waiting for this one are now contiguous.
+      while (s.pending.length > 0 && s.doneOutOfOrder.has(s.pending[0]!)) {
+        const head = s.pending.shift()!;
+        s.doneOutOfOrder.delete(head);
+        s.next = head + 1n;
+      }
+    } else if (!s.doneOutOfOrder.has(o) && s.pending.includes(o)) {
+      s.doneOutOfOrder.add(o);
+    } else {
+      // Not handed out by this tracker (its partition was revoked and forgotten), or reported twice.
+      return;
+    }
+    this.inFlightCount--;
+  }
+
+  /** Commit points that advanced since the last `markCommitted`. */
+  uncommitted(): CommitPoint[] {
+    const out: CommitPoint[] = [];
+    for (const s of this.partitions.values()) {
+      if (s.next !== undefined && s.next !== s.committed) {
+        out.push({ topic: s.topic, partition: s.partition, offset: s.next.toString() });
+      }
+    }
+    return out;
+  }
+
+  /** Every partition's processed prefix, committed or not (for checkpoints). */
+  positions(): CommitPoint[] {
+    const out: CommitPoint[] = [];
+    for (const s of this.partitions.values()) {
+      if (s.next !== undefined) out.push({ topic: s.topic, partition: s.partition, offset: s.next.toString() });
+    }
+    return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+  }
+
+  markCommitted(points: readonly CommitPoint[]): void {
+    for (const p of points) this.state(p.topic, p.partition).committed = BigInt(p.offset);
+  }
+
+  /** Forgets partitions that were revoked; their in-flight messages no longer count. */
+  forget(topic: string, partition: number): void {
+    const s = this.partitions.get(key(topic, partition));
+    if (s === undefined) return;
+    this.inFlightCount -= s.pending.length - s.doneOutOfOrder.size;
+    this.partitions.delete(key(topic, partition));
+  }
+}

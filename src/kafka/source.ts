@@ -1,0 +1,163 @@
+/**
+ * A Kafka consumer group as an RxJS Observable, with backpressure: at most `maxInFlight` messages are
+ * handed to the pipeline and not yet processed. When the pipeline falls behind, the consumer pauses its
+ * partitions (so nothing more is fetched) and resumes once the pipeline has drained below the bound.
+ * Offsets are committed only for messages the pipeline reports processed (`done`), through `commit()`,
+ * which the runtime calls after flushing its outputs.
+ */
+import type { Consumer, ConsumerConfig, IHeaders } from 'kafkajs';
+import { Observable } from 'rxjs';
+import type { Kafka } from './client.js';
+import { OffsetTracker, type CommitPoint } from './offset-tracker.js';
+
+export interface SourceMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  /** The Kafka record timestamp, ms since the epoch. */
+  readonly timestamp: number;
+  readonly headers: IHeaders;
+}
+
+export interface KafkaSourceOptions {
+  kafka: Kafka;
+  groupId: string;
+  topics: readonly string[];
+  /** Where a group with no committed offset starts. */
+  fromBeginning: boolean;
+  /** Most messages handed out and not yet processed. */
+  maxInFlight: number;
+  sessionTimeout?: number;
+  heartbeatInterval?: number;
+  /** Called after each rebalance with the partitions this member now holds. */
+  onAssignment?: (assignment: Record<string, number[]>) => void;
+  consumerConfig?: Partial<ConsumerConfig>;
+}
+
+export class KafkaSource {
+  readonly tracker = new OffsetTracker();
+  private consumer: Consumer | undefined;
+  private drainWaiters: (() => void)[] = [];
+  private stopping = false;
+  /** Highest number of messages in flight seen, for tests and metrics. */
+  maxObservedInFlight = 0;
+  pauses = 0;
+
+  constructor(private readonly options: KafkaSourceOptions) {}
+
+  /** Cold: subscribing joins the group; unsubscribing leaves it. Completes after `stop()`. */
+  messages(): Observable<SourceMessage> {
+    return new Observable<SourceMessage>((subscriber) => {
+      const o = this.options;
+      const consumer = o.kafka.consumer({
+        groupId: o.groupId,
+        sessionTimeout: o.sessionTimeout ?? 30_000,
+        heartbeatInterval: o.heartbeatInterval ?? 3_000,
+        ...o.consumerConfig,
+      });
+      this.consumer = consumer;
+      let assignment: Record<string, number[]> = {};
+      consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        const next = event.payload.memberAssignment;
+        // Partitions that moved to another member: their in-flight work no longer counts here.
+        for (const [topic, partitions] of Object.entries(assignment)) {
+          for (const p of partitions) if (!(next[topic] ?? []).includes(p)) this.tracker.forget(topic, p);
+        }
+        assignment = next;
+        o.onAssignment?.(next);
+      });
+      consumer.on(consumer.events.CRASH, (event) => {
+        // KafkaJS restarts the consumer itself on retriable errors; a crash it will not restart ends the stream.
+        if (!event.payload.restart) subscriber.error(event.payload.error);
+      });
+
+      const start = async (): Promise<void> => {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [...o.topics], fromBeginning: o.fromBeginning });
+        await consumer.run({
+          autoCommit: false,
+          eachMessage: async ({ topic, partition, message, heartbeat }) => {
+            if (this.stopping || subscriber.closed) return;
+            if (this.tracker.inFlight >= o.maxInFlight) await this.waitForDrain(consumer, heartbeat);
+            if (this.stopping || subscriber.closed) return;
+            this.tracker.started(topic, partition, message.offset);
+            this.maxObservedInFlight = Math.max(this.maxObservedInFlight, this.tracker.inFlight);
+            subscriber.next({
+              topic,
+              partition,
+              offset: message.offset,
+              key: message.key,
+              value: message.value,
+              timestamp: Number(message.timestamp),
+              headers: message.headers ?? {},
+            });
+          },
+        });
+      };
+      start().catch((error: unknown) => subscriber.error(error));
+      this.completeStream = () => subscriber.complete();
+      return () => {
+        this.stopping = true;
+        this.releaseWaiters();
+        void consumer.disconnect().catch(() => undefined);
+      };
+    });
+  }
+
+  private completeStream: () => void = () => undefined;
+
+  private async waitForDrain(consumer: Consumer, heartbeat: () => Promise<void>): Promise<void> {
+    const topics = this.options.topics.map((topic) => ({ topic }));
+    consumer.pause(topics);
+    this.pauses++;
+    try {
+      while (this.tracker.inFlight >= this.options.maxInFlight && !this.stopping) {
+        await new Promise<void>((resolve) => {
+          this.drainWaiters.push(resolve);
+          // Wake up now and then to heartbeat, so a long stall is not taken for a dead member.
+          setTimeout(resolve, 1_000);
+        });
+        await heartbeat().catch(() => undefined);
+      }
+    } finally {
+      consumer.resume(topics);
+    }
+  }
+
+  private releaseWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** The pipeline has processed (or dead-lettered) this message. */
+  done(message: { topic: string; partition: number; offset: string }): void {
+    this.tracker.done(message.topic, message.partition, message.offset);
+    if (this.tracker.inFlight < this.options.maxInFlight) this.releaseWaiters();
+  }
+
+  /** Commits the processed prefix of every partition. Call only after the outputs it led to are flushed. */
+  async commit(): Promise<CommitPoint[]> {
+    const points = this.tracker.uncommitted();
+    if (points.length === 0 || this.consumer === undefined) return [];
+    await this.consumer.commitOffsets(points);
+    this.tracker.markCommitted(points);
+    return points;
+  }
+
+  /** Stops fetching; the stream completes, so the pipeline can finish its in-flight messages. */
+  stop(): void {
+    this.stopping = true;
+    this.releaseWaiters();
+    this.completeStream();
+  }
+
+  /** Leaves the consumer group. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    this.releaseWaiters();
+    await this.consumer?.disconnect().catch(() => undefined);
+  }
+}

@@ -1,0 +1,37 @@
+/** Reads and validates topology files: a bad file is refused at start with every problem it has. */
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { topologyError } from '../errors.js';
+import { topologySchema, type Topology } from './spec.js';
+import { describeIssues } from './validate.js';
+
+/** Validates a topology given as YAML text; `file` names it in messages. */
+export function parseTopology(text: string, file: string): Topology {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const pos = first.linePos?.[0];
+    throw topologyError(`${file}${pos ? `:${pos.line}` : ''}: not valid YAML: ${first.message.split('\n')[0]}`);
+  }
+  const result = topologySchema.safeParse(doc.toJS() ?? {}, { reportInput: true });
+  if (!result.success) {
+    const problems = describeIssues(file, result.error.issues, doc, lines);
+    throw topologyError(
+      `${problems.length === 1 ? problems[0] : `${file} has ${problems.length} problems:\n  ${problems.join('\n  ')}`}`,
+    );
+  }
+  return result.data;
+}
+
+export function loadTopology(path: string): Topology {
+  const shown = relative(process.cwd(), path) || path;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw topologyError(`cannot read topology file ${shown}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  return parseTopology(text, shown);
+}

@@ -1,0 +1,248 @@
+/**
+ * The one place where stages are wired together: raw messages → decode → tokenize + hash → sample →
+ * prequential (predict, then learn with reservoir replay) → output records (metrics, predictions,
+ * snapshots, dead letters). No Kafka here: the runner (Kafka) and the replayer (Kafka range or file) feed
+ * it raw messages and publish what it emits, so a backtest runs exactly the code a live run does.
+ */
+import { Observable, tap, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { buildDeadLetter } from '../codec/dead-letter.js';
+import { decode, type RawMessage } from '../codec/decode-operator.js';
+import { createDecoder } from '../codec/input.js';
+import { metricsRecordFromReport, modelSnapshotToRecord, predictionRecord } from '../codec/mapping.js';
+import type { DeadLetterRecord, HashSettingsRecord, MetricsRecord, ModelSnapshotRecord, PredictionRecord } from '../codec/records.js';
+import { TokrsError, describeError, ERROR_CODES } from '../errors.js';
+import { prequential } from '../evaluate/prequential.js';
+import type { MetricsReport } from '../evaluate/report.js';
+import { createFeaturizer } from '../features/featurizer.js';
+import type { ModelSnapshot } from '../learn/classifier.js';
+import { createClassifier } from '../learn/factory.js';
+import { LearnerHandle } from '../learn/handle.js';
+import { fieldAccessors, createSampler } from '../sample/config.js';
+import { createRandom } from '../sample/random.js';
+import type { Sampler, SamplerSnapshot } from '../sample/sampler.js';
+import { createTokenizer, type TextTokenizer } from '../tokenize/create-tokenizer.js';
+import { createTokenizeStats, tokenizeAndHash, type TokenizeStats } from '../tokenize/tokenize-operator.js';
+import { afterEach } from './after-each.js';
+import type { Example, FeaturedRecord, SourcePosition, TextRecord } from './record.js';
+import type { Reject } from './reject.js';
+import { sampleLabelled } from './sample-labelled.js';
+import type { Topology } from './spec.js';
+
+export type TopologyOutput =
+  | { readonly kind: 'metrics'; readonly record: MetricsRecord; readonly report: MetricsReport }
+  | { readonly kind: 'prediction'; readonly record: PredictionRecord }
+  | { readonly kind: 'snapshot'; readonly record: ModelSnapshotRecord }
+  | { readonly kind: 'deadLetter'; readonly record: DeadLetterRecord };
+
+/** Where a record's processing ends; the runner commits offsets up to it. */
+export type Done = (position: SourcePosition) => void;
+
+export interface PipelineContext {
+  readonly runId: string;
+  /** Clock and timers (time-triggered reports); a TestScheduler or an event-time scheduler in replays. */
+  readonly scheduler?: SchedulerLike;
+  /** Called once per message when it is fully processed or dead-lettered. */
+  readonly done?: Done;
+  /** Next offset to process per partition, for metrics and snapshot records. */
+  readonly positions?: () => readonly SourcePosition[];
+  /** State to resume from (a checkpoint). */
+  readonly restore?: { model?: ModelSnapshot; sampler?: SamplerSnapshot<Example> };
+  /** A tokenizer built elsewhere (e.g. shared by several topologies of one A/B replay). */
+  readonly tokenizer?: TextTokenizer;
+  /** Replaces the tokenize + hash stage, e.g. by one that runs on worker threads. */
+  readonly tokenizeStage?: (reject: Reject, stats: TokenizeStats) => OperatorFunction<TextRecord, FeaturedRecord>;
+}
+
+/** The live state of one run of a pipeline, for snapshots, checkpoints, dashboards and tests. */
+export class PipelineState {
+  readonly learner = new LearnerHandle();
+  sampler: Sampler<Example> | undefined;
+  readonly tokenize: TokenizeStats = createTokenizeStats();
+  readonly deadLetters: Record<string, number> = {};
+  /** Messages that entered the pipeline. */
+  seen = 0;
+  /** Labelled messages processed (scored and learned from). */
+  labelled = 0;
+  snapshotVersion = 0;
+  lastReport: MetricsReport | undefined;
+}
+
+export function hashSettings(t: Topology): HashSettingsRecord {
+  return {
+    bits: t.features.bits,
+    seed: t.features.seed,
+    signSeed: t.features.signSeed,
+    sign: t.features.signed,
+    bigrams: t.features.bigrams,
+    weighting: t.features.weighting,
+    normalize: t.features.l2,
+  };
+}
+
+/** The hashed space a topology's model lives in; a snapshot restores only into the same one. */
+export function modelSpace(t: Topology): { dim: number; hashing: Record<string, string | number | boolean> } {
+  return { dim: 2 ** t.features.bits, hashing: { ...hashSettings(t), signSeed: t.features.signSeed } };
+}
+
+function positionOf(input: unknown): SourcePosition | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const o = input as { topic?: unknown; partition?: unknown; offset?: unknown; source?: SourcePosition };
+  if (typeof o.topic === 'string' && typeof o.partition === 'number' && typeof o.offset === 'string') {
+    return { topic: o.topic, partition: o.partition, offset: o.offset };
+  }
+  return o.source;
+}
+
+const positionKey = (p: SourcePosition): string => `${p.topic}\u0000${p.partition}\u0000${p.offset}`;
+
+/**
+ * The whole topology as one operator. State (tokenizer, sampler, model, evaluator) is created per
+ * subscription and published on `state`.
+ */
+export function topologyPipeline(
+  t: Topology,
+  ctx: PipelineContext,
+  state: PipelineState = new PipelineState(),
+): OperatorFunction<RawMessage, TopologyOutput> {
+  return (raw$) =>
+    new Observable<TopologyOutput>((subscriber) => {
+      const now = (): number => ctx.scheduler?.now() ?? Date.now();
+      const featurizer = createFeaturizer(t.features);
+      const tokenizer = ctx.tokenizer ?? createTokenizer(t.tokenize);
+      const hash = hashSettings(t);
+      // Raw bytes of the messages in flight, so a dead letter from any stage carries the original message.
+      const inFlight = new Map<string, RawMessage>();
+
+      const finish = (position: SourcePosition | undefined): void => {
+        if (position === undefined) return;
+        inFlight.delete(positionKey(position));
+        ctx.done?.(position);
+      };
+
+      const reject: Reject = (input, error) => {
+        const position = positionOf(input);
+        const raw = position === undefined ? undefined : inFlight.get(positionKey(position));
+        state.deadLetters[error.code] = (state.deadLetters[error.code] ?? 0) + 1;
+        const step =
+          error.code === ERROR_CODES.DECODE || error.code === ERROR_CODES.FIELD || error.code === ERROR_CODES.LIMIT
+            ? 'decode'
+            : error.code === ERROR_CODES.TOKENIZE
+              ? 'tokenize'
+              : 'learn';
+        const recordId = (input as { id?: unknown } | null)?.id;
+        subscriber.next({
+          kind: 'deadLetter',
+          record: buildDeadLetter({
+            topology: t.name,
+            ...(position === undefined ? {} : { source: position }),
+            key: raw?.key ?? null,
+            value: raw?.value ?? null,
+            error,
+            step,
+            ...(typeof recordId === 'string' ? { recordId } : {}),
+            time: now(),
+          }),
+        });
+        finish(position);
+      };
+
+      const snapshot = (): void => {
+        const model = state.learner.snapshot();
+        if (model === undefined) return;
+        state.snapshotVersion++;
+        const overall = state.lastReport?.overall;
+        subscriber.next({
+          kind: 'snapshot',
+          record: modelSnapshotToRecord(model, {
+            topology: t.name,
+            runId: ctx.runId,
+            version: state.snapshotVersion,
+            hash,
+            metrics: overall === undefined ? {} : { accuracy: overall.accuracy, macroF1: overall.macroF1, logLoss: overall.logLoss, count: overall.count },
+            sourceOffsets: ctx.positions?.() ?? [],
+            createdAt: now(),
+          }),
+        });
+      };
+
+      const everyMessages = t.outputs.snapshots?.everyMessages ?? 0;
+      const metricsContext = () => ({
+        topology: t.name,
+        runId: ctx.runId,
+        seen: state.seen,
+        deadLetters: { ...state.deadLetters },
+        reservoir: { method: t.sample.method, capacity: t.sample.size },
+        tokensPerMessage: state.tokenize.messages === 0 ? null : state.tokenize.tokens / state.tokenize.messages,
+        sourceOffsets: ctx.positions?.() ?? [],
+        windowSize: t.evaluate.reportEvery,
+      });
+
+      const tokenizeStage =
+        ctx.tokenizeStage?.(reject, state.tokenize) ??
+        tokenizeAndHash({ tokenizer, featurizer, reject, stats: state.tokenize });
+
+      const subscription = raw$
+        .pipe(
+          tap((message: RawMessage) => {
+            state.seen++;
+            inFlight.set(positionKey(message), message);
+          }),
+          decode(createDecoder({ format: t.source.format, fields: t.source.fields, limits: t.source.limits }), reject),
+          tokenizeStage,
+          afterEach((record: FeaturedRecord) => {
+            if (record.label !== undefined) {
+              state.labelled++;
+              if (everyMessages > 0 && state.labelled % everyMessages === 0) snapshot();
+            }
+            finish(record.source);
+          }),
+          sampleLabelled({
+            createSampler: () =>
+              createSampler<Example>(t.sample, fieldAccessors<Example>(t.sample), createRandom(`${t.seed}:sample`)),
+            onSampler: (s) => (state.sampler = s),
+            ...(ctx.restore?.sampler === undefined ? {} : { restoreFrom: ctx.restore.sampler }),
+          }),
+          prequential({
+            step: t.name,
+            createModel: () => createClassifier(t.model, modelSpace(t)),
+            train: t.train,
+            evaluate: t.evaluate,
+            reservoir: () => state.sampler,
+            reject,
+            handle: state.learner,
+            ...(ctx.scheduler === undefined ? {} : { scheduler: ctx.scheduler }),
+            ...(ctx.restore?.model === undefined ? {} : { initial: ctx.restore.model }),
+          }),
+        )
+        .subscribe({
+          next(out) {
+            if (out.type === 'report') {
+              state.lastReport = out.report;
+              subscriber.next({ kind: 'metrics', report: out.report, record: metricsRecordFromReport(out.report, metricsContext()) });
+            } else {
+              const r = out.record;
+              subscriber.next({
+                kind: 'prediction',
+                record: predictionRecord({
+                  topology: t.name,
+                  id: r.id,
+                  label: out.prediction.label,
+                  probabilities: out.prediction.probabilities,
+                  ...(r.label === undefined ? {} : { trueLabel: r.label }),
+                  modelVersion: state.snapshotVersion,
+                  ...(r.source === undefined ? {} : { source: r.source }),
+                  timestamp: r.timestamp,
+                }),
+              });
+            }
+          },
+          error: (error: unknown) => subscriber.error(error instanceof TokrsError ? error : new Error(describeError(error), { cause: error })),
+          complete() {
+            // The last snapshot, so a stopped run can be restored from where it ended.
+            if (t.outputs.snapshots !== null && state.labelled % Math.max(everyMessages, 1) !== 0) snapshot();
+            subscriber.complete();
+          },
+        });
+      return () => subscription.unsubscribe();
+    });
+}

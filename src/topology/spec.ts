@@ -1,0 +1,74 @@
+/**
+ * The topology file: one zod schema composed from each stage's own config schema, so a stage's options are
+ * defined (and documented) once, next to the code that uses them.
+ */
+import { z } from 'zod';
+import { decodeConfigShape } from '../codec/config.js';
+import { evaluateConfigSchema } from '../evaluate/config.js';
+import { featuresConfigSchema } from '../features/config.js';
+import { modelConfigSchema, trainConfigSchema } from '../learn/config.js';
+import { sampleConfigSchema } from '../sample/config.js';
+import { tokenizeConfigSchema } from '../tokenize/config.js';
+
+const topicName = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name (letters, digits, ".", "_", "-")');
+
+export const sourceSchema = z
+  .object({
+    /** Broker addresses; when absent, KAFKA_BROKERS or the CLI's --brokers. */
+    brokers: z.array(z.string().min(1)).min(1).optional(),
+    topics: z.array(topicName).min(1),
+    /** Consumer group; every `tokrs run` process of this topology joins it. */
+    group: z.string().min(1).optional(),
+    /** Where a group with no committed offsets starts. */
+    start: z.enum(['earliest', 'latest']).default('earliest'),
+    /** Most messages read from Kafka and not yet fully processed (backpressure bound). */
+    maxInFlight: z.number().int().positive().default(2000),
+    ...decodeConfigShape,
+  })
+  .strict();
+
+const outputTopic = z.object({ topic: topicName }).strict();
+
+export const outputsSchema = z
+  .object({
+    metrics: outputTopic.nullable().default(null),
+    snapshots: z
+      .object({
+        topic: topicName,
+        /** Publish a snapshot every this many labelled messages learned (0: only at the end). */
+        everyMessages: z.number().int().min(0).default(5000),
+      })
+      .strict()
+      .nullable()
+      .default(null),
+    predictions: outputTopic.nullable().default(null),
+    deadLetters: outputTopic.nullable().default(null),
+    compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
+    /** Partitions for output topics that tokrs creates. */
+    partitions: z.number().int().positive().default(1),
+  })
+  .strict();
+
+export const topologySchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'a name of letters, digits, ".", "_", "-"'),
+    description: z.string().optional(),
+    /** Seeds every PRNG of the topology (sampler, replay draws, model init), so runs are reproducible. */
+    seed: z.number().int().default(1),
+    source: sourceSchema,
+    tokenize: tokenizeConfigSchema.prefault({}),
+    /** Tokenizer worker threads; 0 tokenizes on the main thread. */
+    workers: z.number().int().min(0).max(64).default(0),
+    features: featuresConfigSchema.prefault({}),
+    sample: sampleConfigSchema.prefault({}),
+    model: modelConfigSchema.prefault({}),
+    train: trainConfigSchema.prefault({}),
+    evaluate: evaluateConfigSchema.prefault({}),
+    outputs: outputsSchema.prefault({}),
+  })
+  .strict();
+
+export type Topology = z.output<typeof topologySchema>;
+export type TopologyInput = z.input<typeof topologySchema>;

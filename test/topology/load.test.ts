@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { isTokrsError } from '../../src/errors.js';
+import { loadTopology, parseTopology } from '../../src/topology/load.js';
+
+const topologies = fileURLToPath(new URL('../../topologies/', import.meta.url));
+
+function refused(text: string): string {
+  try {
+    parseTopology(text, 'topologies/x.yaml');
+  } catch (error) {
+    assert.ok(isTokrsError(error, 'TOKRS_ERR_TOPOLOGY'));
+    return error.message;
+  }
+  assert.fail('the topology was accepted');
+}
+
+const minimal = 'name: t\nsource:\n  topics: [in]\n';
+
+test('a minimal topology gets every default', () => {
+  const t = parseTopology(minimal, 'x.yaml');
+  assert.equal(t.source.format, 'text');
+  assert.equal(t.source.start, 'earliest');
+  assert.equal(t.tokenize.tokenizer, 'jieba');
+  assert.equal(t.features.bits, 20);
+  assert.equal(t.model.type, 'softmax-sgd');
+  assert.equal(t.outputs.metrics, null);
+});
+
+test('an invalid field is refused with file, line, path, expectation and what was found', () => {
+  assert.equal(
+    refused(`${minimal}sample:\n  size: -3\n`),
+    'topologies/x.yaml:5: sample.size must be > 0, got -3',
+  );
+  assert.equal(
+    refused(`${minimal}tokenize:\n  tokenizer: spacy\n`),
+    'topologies/x.yaml:5: tokenize.tokenizer must be one of "jieba", "bpe", "chars", "words", got "spacy"',
+  );
+  assert.equal(refused('name: t\nsource: {}\n'), 'topologies/x.yaml:2: source.topics must be an array, got nothing (it is missing)');
+  assert.match(refused(`${minimal}modle: {}\n`), /^topologies\/x\.yaml:4: modle is not a known field/);
+  assert.match(refused('name: [\n'), /^topologies\/x\.yaml:\d+: not valid YAML/);
+});
+
+test('several problems are all reported', () => {
+  const message = refused('name: "bad name"\nsource:\n  topics: []\n  maxInFlight: 0\n');
+  assert.match(message, /has 3 problems/);
+  assert.match(message, /:1: name must be a name of letters, digits, "\.", "_", "-", got "bad name"/);
+  assert.match(message, /source\.topics must be of length >= 1, got \[\]/);
+  assert.match(message, /source\.maxInFlight must be > 0, got 0/);
+});
+
+test('every shipped topology is valid', () => {
+  const files = readdirSync(topologies).filter((f) => f.endsWith('.yaml'));
+  assert.ok(files.length >= 2, 'at least the waimai and one multi-class topology ship');
+  for (const f of files) assert.doesNotThrow(() => loadTopology(join(topologies, f)), f);
+});
