@@ -45,7 +45,12 @@ abstract class SelectingSampler<T> implements Sampler<T> {
   protected abstract gap(): number;
 
   offer(item: T): void {
+    // Small enough for V8 to inline into the caller's loop; the selection itself is in `take`.
     if (++this.n < this.nextIndex) return;
+    this.take(item);
+  }
+
+  private take(item: T): void {
     this.picked++;
     if (this.items.length < this.capacity) this.items.push(item);
     else {

@@ -62,8 +62,36 @@ export class UniformReservoir<T> implements Sampler<T> {
   }
 
   offer(item: T): void {
-    const n = ++this.n;
-    if (n < this.nextIndex) return;
+    // The hot path is kept this small so V8 inlines it into the caller's loop; the rest is in `take`.
+    if (++this.n < this.nextIndex) return;
+    this.take(item);
+  }
+
+  /**
+   * Same result as offering each item in turn, but Algorithm L knows the index of the next item to enter,
+   * so the items in between are never read: O(k(1 + log(n/k))) work per stream, not O(n). For batches
+   * that arrive as arrays (a Kafka fetch, a file chunk).
+   */
+  offerBatch(batch: readonly T[]): void {
+    const len = batch.length;
+    let i = 0;
+    while (i < len) {
+      if (this.nextIndex === 0) {
+        this.offer(batch[i++]);
+        continue;
+      }
+      const skipped = this.nextIndex - this.n - 1;
+      if (skipped >= len - i) {
+        this.n += len - i;
+        return;
+      }
+      i += skipped;
+      this.n += skipped;
+      this.offer(batch[i++]);
+    }
+  }
+
+  private take(item: T): void {
     const items = this.items;
     if (this.nextIndex === 0) {
       items.push(item);

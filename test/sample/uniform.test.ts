@@ -207,3 +207,14 @@ test('merge: short streams, determinism, and capacity mismatch', () => {
     /different capacity \(5 and 6\)/,
   );
 });
+
+test('Algorithm L offerBatch skips unread items yet equals offering one at a time', () => {
+  const items = Array.from({ length: 20_000 }, (_, i) => i);
+  const one = new UniformReservoir<number>(30, createRandom(5));
+  items.forEach((x) => one.offer(x));
+  const batched = new UniformReservoir<number>(30, createRandom(5));
+  for (let at = 0; at < items.length; at += 777) batched.offerBatch(items.slice(at, at + 777));
+  assert.deepEqual(batched.sample(), one.sample());
+  assert.equal(batched.count, one.count);
+  assert.deepEqual(batched.snapshot(), one.snapshot());
+});
