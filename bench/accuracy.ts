@@ -1,0 +1,141 @@
+/**
+ * Prequential accuracy and throughput on real reviews, next to River: `npx tsx bench/accuracy.ts`.
+ *
+ * Stream: ../shared/data/waimai_10k.shuffled_seed20240601.jsonl (11,983 Chinese food-delivery reviews,
+ * binary sentiment), in file order, test-then-train. tokrs: jieba tokens (src/tokenize) hashed into 2^20
+ * buckets (src/features), SoftmaxSgd through the `prequential` operator with learnOn `stream` and `both`
+ * (replays from a UniformReservoir). River: LogisticRegression on BagOfWords with jieba tokens, run by
+ * bench/accuracy/river_bench.py in a virtualenv this script creates under bench/.venv (pip install river
+ * jieba). Throughput: messages per second, end to end from text (tokenizing included) and learner only.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { from, tap } from 'rxjs';
+import { prequential } from '../src/evaluate/prequential.js';
+import type { MetricsReport } from '../src/evaluate/report.js';
+import { createFeaturizer } from '../src/features/featurizer.js';
+import { createClassifier } from '../src/learn/factory.js';
+import type { ModelConfigInput, TrainConfigInput } from '../src/learn/config.js';
+import { createRandom } from '../src/sample/random.js';
+import { UniformReservoir } from '../src/sample/uniform.js';
+import { createTokenizer } from '../src/tokenize/create-tokenizer.js';
+import type { Example, FeaturedRecord } from '../src/topology/record.js';
+
+const DATA = fileURLToPath(new URL('../../shared/data/waimai_10k.shuffled_seed20240601.jsonl', import.meta.url));
+const VENV = fileURLToPath(new URL('./.venv/', import.meta.url));
+const RIVER_SCRIPT = fileURLToPath(new URL('./accuracy/river_bench.py', import.meta.url));
+
+const rows = readFileSync(DATA, 'utf8')
+  .split('\n')
+  .filter((l) => l.length > 0)
+  .map((l) => JSON.parse(l) as { text: string; label: string });
+
+const tokenizers = {
+  nodejieba: createTokenizer({ tokenizer: 'jieba' }),
+  'node-rs': createTokenizer({ tokenizer: 'jieba', jieba: { engine: 'node-rs' } }),
+};
+let tokenizer = tokenizers.nodejieba;
+const featurizer = createFeaturizer({ bits: 20 });
+const hashing = { ...featurizer.config };
+
+function featurize(i: number): FeaturedRecord {
+  const { text, label } = rows[i];
+  const t = tokenizer.tokenize(text);
+  return { id: String(i), text, label, timestamp: i, tokens: t.tokens, tokenCount: t.tokenCount, truncated: t.truncated, features: featurizer.featurize(t.tokens) };
+}
+
+interface Result {
+  name: string;
+  accuracy: number;
+  macroF1: number;
+  endToEnd: number;
+  learnerOnly: number;
+}
+
+function runTokrs(name: string, model: ModelConfigInput, train: TrainConfigInput): Result {
+  const once = (records: () => Iterable<FeaturedRecord>): { report: MetricsReport; perSecond: number } => {
+    const reservoir = new UniformReservoir<Example>(2000, createRandom(20240601));
+    let report: MetricsReport | undefined;
+    const start = performance.now();
+    from(records())
+      .pipe(
+        tap((r) => reservoir.offer({ features: r.features, label: r.label!, tokenCount: r.tokenCount, timestamp: r.timestamp })),
+        prequential({
+          createModel: () => createClassifier(model, { dim: featurizer.dim, hashing }),
+          train,
+          evaluate: { reportEvery: 0, reportEveryMs: 0 },
+          reservoir: () => reservoir,
+        }),
+      )
+      .subscribe((o) => {
+        if (o.type === 'report') report = o.report;
+      });
+    const seconds = (performance.now() - start) / 1000;
+    return { report: report!, perSecond: rows.length / seconds };
+  };
+  const e2e = once(function* () {
+    for (let i = 0; i < rows.length; i++) yield featurize(i);
+  });
+  const pre = rows.map((_, i) => featurize(i));
+  const learner = once(() => pre);
+  return { name, accuracy: e2e.report.overall.accuracy, macroF1: e2e.report.overall.macroF1, endToEnd: e2e.perSecond, learnerOnly: learner.perSecond };
+}
+
+function ensureRiver(): string | undefined {
+  const python = `${VENV}bin/python`;
+  if (!existsSync(python)) {
+    console.error('creating bench/.venv with River and jieba (once)…');
+    const mk = spawnSync('python3.11', ['-m', 'venv', VENV], { stdio: 'inherit' });
+    if (mk.status !== 0) return undefined;
+  }
+  const check = spawnSync(python, ['-c', 'import river, jieba'], { stdio: 'ignore' });
+  if (check.status !== 0) {
+    const pip = spawnSync(python, ['-m', 'pip', 'install', '-q', 'river', 'jieba'], { stdio: 'inherit' });
+    if (pip.status !== 0) return undefined;
+  }
+  return python;
+}
+
+function runRiver(): (Result & { version: string }) | string {
+  const python = ensureRiver();
+  if (python === undefined) return 'River could not be installed (python3.11 -m venv / pip failed)';
+  const r = spawnSync(python, [RIVER_SCRIPT, DATA], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) return `River run failed: ${r.stderr.slice(-500)}`;
+  const out = JSON.parse(r.stdout) as { river: string; endToEnd: { accuracy: number; macroF1: number; perSecond: number }; learnerOnly: { perSecond: number } };
+  return {
+    name: `River ${out.river} LogisticRegression + BagOfWords`,
+    version: out.river,
+    accuracy: out.endToEnd.accuracy,
+    macroF1: out.endToEnd.macroF1,
+    endToEnd: out.endToEnd.perSecond,
+    learnerOnly: out.learnerOnly.perSecond,
+  };
+}
+
+
+console.log(`waimai_10k shuffled (${rows.length} messages), prequential test-then-train, node ${process.version}\n`);
+const results: Result[] = [
+  runTokrs('tokrs SoftmaxSgd sgd, learnOn stream', {}, { learnOn: 'stream' }),
+  runTokrs('tokrs SoftmaxSgd sgd, learnOn both', {}, { learnOn: 'both', replayEvery: 50, replayBatch: 16 }),
+  runTokrs('tokrs SoftmaxSgd ftrl, learnOn stream', { optimizer: { type: 'ftrl' } }, { learnOn: 'stream' }),
+  runTokrs('tokrs SoftmaxSgd ftrl, learnOn both', { optimizer: { type: 'ftrl' } }, { learnOn: 'both', replayEvery: 50, replayBatch: 16 }),
+];
+// The segmenter dominates end-to-end time; @node-rs/jieba (jieba-rs) segments a little differently but twice as fast.
+tokenizer = tokenizers['node-rs'];
+results.push(runTokrs('tokrs sgd, both, node-rs jieba', {}, { learnOn: 'both', replayEvery: 50, replayBatch: 16 }));
+tokenizer = tokenizers.nodejieba;
+const river = runRiver();
+if (typeof river === 'string') console.log(`(${river})\n`);
+else results.push(river);
+
+const fmt = (v: number) => Math.round(v).toLocaleString('en-US');
+console.log('model                                          | accuracy | macro-F1 | msg/s end-to-end | msg/s learner only');
+console.log('-----------------------------------------------|----------|----------|------------------|-------------------');
+for (const r of results) {
+  console.log(`${r.name.padEnd(47)}| ${r.accuracy.toFixed(4).padStart(8)} | ${r.macroF1.toFixed(4).padStart(8)} | ${fmt(r.endToEnd).padStart(16)} | ${fmt(r.learnerOnly).padStart(18)}`);
+}
+if (typeof river !== 'string') {
+  console.log('\nspeed-up over River (end-to-end / learner only):');
+  for (const r of results.slice(0, -1)) console.log(`  ${r.name}: ${(r.endToEnd / river.endToEnd).toFixed(1)}x / ${(r.learnerOnly / river.learnerOnly).toFixed(1)}x`);
+}

@@ -1,0 +1,129 @@
+/**
+ * Learner throughput and snapshot cost: `npx tsx bench/learn.ts`.
+ *
+ * Updates/s of SoftmaxSgd (binary, 2^20 buckets) at 60 and 235 active features for each optimizer, with
+ * and without (lazy) regularisation; tfjs on 2^14 buckets next to it; snapshot time of a 2^20-bucket
+ * binary model. Goals: >= 1M updates/s at 60 features (SGD), snapshot < 50 ms. Figures are wall-clock on
+ * whatever else the machine is doing: run it twice.
+ */
+import type { SparseVector } from '../src/features/sparse-vector.js';
+import type { OnlineClassifier } from '../src/learn/classifier.js';
+import { adagrad, ftrl, sgd, type Optimizer } from '../src/learn/optimizers.js';
+import { encodeModelSnapshot } from '../src/learn/snapshot-codec.js';
+import { SoftmaxSgd } from '../src/learn/softmax-sgd.js';
+import { TfjsClassifier, ensureTfjsBackend, type TfjsBackend } from '../src/learn/tfjs-classifier.js';
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Zipf-ish bucket use, like hashed tokens: a few frequent buckets and a long tail; L2-normalised values. */
+function makeData(dim: number, active: number, n: number, seed: number): { x: SparseVector; y: string }[] {
+  const r = prng(seed);
+  return Array.from({ length: n }, () => {
+    const set = new Set<number>();
+    while (set.size < active) set.add(Math.floor(dim * Math.pow(r(), 3)));
+    const idx = Int32Array.from([...set].sort((a, b) => a - b));
+    const v = new Float32Array(active).fill(1 / Math.sqrt(active));
+    return { x: { indices: idx, values: v, dim }, y: r() < 0.4 ? 'positive' : 'negative' };
+  });
+}
+
+function measure(model: OnlineClassifier, data: { x: SparseVector; y: string }[], minMs: number): number {
+  for (let i = 0; i < Math.min(2000, data.length); i++) model.learn(data[i].x, data[i].y); // warm-up (JIT)
+  let n = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  do {
+    for (let i = 0; i < data.length; i++) model.learn(data[i].x, data[i].y);
+    n += data.length;
+    elapsed = performance.now() - start;
+  } while (elapsed < minMs);
+  return (n * 1000) / elapsed;
+}
+
+const fmt = (v: number) => Math.round(v).toLocaleString('en-US');
+const DIM = 2 ** 20;
+const optimizers: [string, Optimizer, number, number][] = [
+  ['sgd constant', sgd({ lr: 0.5 }), 0, 0],
+  ['sgd invscaling', sgd({ lr: 0.5, schedule: 'invscaling' }), 0, 0],
+  ['adagrad', adagrad({ lr: 0.1 }), 0, 0],
+  ['ftrl', ftrl({ alpha: 0.5 }), 0, 0],
+  ['sgd constant + lazy L1/L2', sgd({ lr: 0.5 }), 1e-6, 1e-6],
+  ['adagrad + lazy L1/L2', adagrad({ lr: 0.1 }), 1e-6, 1e-6],
+  ['ftrl + L1/L2', ftrl({ alpha: 0.5 }), 1e-6, 1e-6],
+];
+
+console.log(`SoftmaxSgd, binary, dim 2^20, updates/s (node ${process.version})`);
+console.log('optimizer                     |   60 features |  235 features');
+console.log('------------------------------|---------------|--------------');
+const data60 = makeData(DIM, 60, 20_000, 1);
+const data235 = makeData(DIM, 235, 20_000, 2);
+for (const [name, optimizer, l1, l2] of optimizers) {
+  const a = measure(new SoftmaxSgd({ dim: DIM, optimizer, l1, l2 }), data60, 1500);
+  const b = measure(new SoftmaxSgd({ dim: DIM, optimizer, l1, l2 }), data235, 1500);
+  console.log(`${name.padEnd(30)}| ${fmt(a).padStart(13)} | ${fmt(b).padStart(13)}`);
+}
+
+console.log('\nSoftmaxSgd sgd, 10 classes, dim 2^20: updates/s');
+{
+  const r = prng(9);
+  const data = makeData(DIM, 60, 20_000, 3).map((e) => ({ x: e.x, y: `c${Math.floor(r() * 10)}` }));
+  console.log(`60 features: ${fmt(measure(new SoftmaxSgd({ dim: DIM }), data, 1500))}`);
+}
+
+console.log('\ntfjs vs SoftmaxSgd (dim 2^14, 60 features, one example per update)');
+console.log('model                                   |  updates/s');
+console.log('----------------------------------------|-----------');
+{
+  const data = makeData(2 ** 14, 60, 400, 4);
+  const backends: TfjsBackend[] = ['cpu', 'wasm', 'tensorflow'];
+  for (const backend of backends) {
+    let ok = true;
+    try {
+      await ensureTfjsBackend(backend);
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      console.log(`${`tfjs ${backend}`.padEnd(40)}| not available`);
+      continue;
+    }
+    for (const hidden of [[], [16]]) {
+      const m = new TfjsClassifier({ dim: 2 ** 14, hidden });
+      const rate = measure(m, data, 1500);
+      m.dispose();
+      console.log(`${`tfjs ${backend}, hidden [${hidden.join(',')}]`.padEnd(40)}| ${fmt(rate).padStart(10)}`);
+    }
+  }
+  console.log(`${'SoftmaxSgd sgd (same data)'.padEnd(40)}| ${fmt(measure(new SoftmaxSgd({ dim: 2 ** 14 }), makeData(2 ** 14, 60, 20_000, 4), 1500)).padStart(10)}`);
+}
+
+console.log('\nSnapshot of a 2^20-bucket binary model (median of 15)');
+console.log('model                          | snapshot() ms | + encode to bytes ms |      bytes');
+console.log('-------------------------------|---------------|----------------------|-----------');
+for (const [name, optimizer, l1, l2] of [optimizers[0], optimizers[2], optimizers[3], optimizers[4]]) {
+  const m = new SoftmaxSgd({ dim: DIM, optimizer, l1, l2 });
+  for (const e of data60.slice(0, 5000)) m.learn(e.x, e.y);
+  const snapTimes: number[] = [];
+  const encTimes: number[] = [];
+  let size = 0;
+  for (let i = 0; i < 15; i++) {
+    const t0 = performance.now();
+    const s = m.snapshot();
+    const t1 = performance.now();
+    size = encodeModelSnapshot(s).length;
+    const t2 = performance.now();
+    snapTimes.push(t1 - t0);
+    encTimes.push(t2 - t0);
+  }
+  const med = (a: number[]) => a.sort((x, y) => x - y)[a.length >> 1].toFixed(2);
+  console.log(`${name.padEnd(31)}| ${med(snapTimes).padStart(13)} | ${med(encTimes).padStart(20)} | ${fmt(size).padStart(10)}`);
+}
