@@ -4,8 +4,12 @@
 import { Command } from 'commander';
 import { describeError, TokrsError } from '../errors.js';
 import { registerDemo } from './demo.js';
+import { registerDescribe } from './describe.js';
+import { registerFeed } from './feed.js';
 import { registerKafka } from './kafka.js';
+import { registerRun } from './run.js';
 import { registerSample } from './sample.js';
+import { registerTail } from './tail.js';
 import { registerTokenize } from './tokenize.js';
 
 const program = new Command('tokrs')
@@ -15,6 +19,10 @@ const program = new Command('tokrs')
 registerKafka(program);
 registerSample(program);
 registerTokenize(program);
+registerRun(program);
+registerFeed(program);
+registerTail(program);
+registerDescribe(program);
 registerDemo(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

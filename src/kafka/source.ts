@@ -98,10 +98,11 @@ export class KafkaSource {
       };
       start().catch((error: unknown) => subscriber.error(error));
       this.completeStream = () => subscriber.complete();
+      // The consumer stays connected after the stream ends, so the runner can commit the final offsets;
+      // `close()` leaves the group.
       return () => {
         this.stopping = true;
         this.releaseWaiters();
-        void consumer.disconnect().catch(() => undefined);
       };
     });
   }

@@ -1,0 +1,17 @@
+/** Which Kafka cluster a command talks to: --brokers, else KAFKA_BROKERS, else the topology's, else `tokrs kafka up`'s. */
+import { configError } from '../errors.js';
+import { parseBrokers } from '../kafka/client.js';
+import { isOurBroker, readState } from '../kafka/local-broker.js';
+import { defaultBrokerDataDir } from '../kafka/paths.js';
+
+export function resolveBrokers(flag: string | undefined, fromTopology?: readonly string[]): string[] {
+  if (flag !== undefined && flag !== '') return parseBrokers(flag);
+  const env = parseBrokers(process.env.KAFKA_BROKERS ?? '');
+  if (env.length > 0) return env;
+  if (fromTopology !== undefined && fromTopology.length > 0) return [...fromTopology];
+  const local = readState(defaultBrokerDataDir());
+  if (local !== undefined && isOurBroker(local)) return [local.bootstrap];
+  throw configError(
+    'no Kafka brokers: pass --brokers host:port, set KAFKA_BROKERS, name source.brokers in the topology, or start a local broker with `tokrs kafka up`',
+  );
+}

@@ -1,0 +1,39 @@
+/** `tokrs run <topology>`: runs a topology on Kafka until Ctrl-C (or, with --idle-exit, until caught up). */
+import type { Command } from 'commander';
+import { createKafka } from '../kafka/client.js';
+import { createLogger } from '../observe/logger.js';
+import { loadTopology } from '../topology/load.js';
+import { startTopology } from '../topology/runner.js';
+import { resolveBrokers } from './brokers.js';
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run a topology on Kafka: consume, tokenize, sample, learn, publish metrics and snapshots')
+    .argument('<topology>', 'topology file (YAML)')
+    .option('--brokers <list>', 'Kafka brokers, comma-separated')
+    .option('--idle-exit <ms>', 'stop once caught up: no new message for this long', (v) => Number(v))
+    .option('--run-id <id>', 'run id carried by every output record (default: a random UUID)')
+    .action(async (file: string, opts: { brokers?: string; idleExit?: number; runId?: string }) => {
+      const topology = loadTopology(file);
+      const logger = createLogger();
+      const kafka = createKafka({ brokers: resolveBrokers(opts.brokers, topology.source.brokers), clientId: `tokrs-${topology.name}` });
+      const run = await startTopology(topology, {
+        kafka,
+        logger,
+        ...(opts.idleExit === undefined ? {} : { idleExitMs: opts.idleExit }),
+        ...(opts.runId === undefined ? {} : { runId: opts.runId }),
+      });
+      logger.info({ step: 'run', runId: run.runId }, 'running; Ctrl-C stops after flushing outputs and committing offsets');
+      const stop = (): void => {
+        logger.info({ step: 'run' }, 'stopping');
+        void run.stop();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      const summary = await run.finished;
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
+    });
+}

@@ -1,0 +1,50 @@
+/** `tokrs tail <topic>`: prints the Avro records of any tokrs schema in a topic as JSON lines. */
+import type { Command } from 'commander';
+import { decodeAny } from '../codec/avro.js';
+import { createKafka } from '../kafka/client.js';
+import { describeError } from '../errors.js';
+import { resolveBrokers } from './brokers.js';
+
+/** JSON for records holding bytes (snapshot weights, dead-letter values) and longs. */
+function replacer(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer') {
+    const data = (value as { data: number[] }).data;
+    return data.length <= 256 ? Buffer.from(data).toString('utf8') : `<${data.length} bytes>`;
+  }
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+export function registerTail(program: Command): void {
+  program
+    .command('tail')
+    .description('decode the tokrs Avro records of a topic (metrics, snapshots, predictions, dead letters) to JSON lines')
+    .argument('<topic>')
+    .option('--brokers <list>', 'Kafka brokers, comma-separated')
+    .option('--from-beginning', 'read the topic from its start', false)
+    .option('--max <n>', 'stop after this many records', (v) => Number(v))
+    .action(async (topic: string, opts: { brokers?: string; fromBeginning: boolean; max?: number }) => {
+      const kafka = createKafka({ brokers: resolveBrokers(opts.brokers), clientId: 'tokrs-tail' });
+      // A throwaway group: tail must not move anyone's committed offsets.
+      const consumer = kafka.consumer({ groupId: `tokrs-tail-${process.pid}-${Date.now()}` });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning });
+      let count = 0;
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        void consumer.run({
+          eachMessage: async ({ partition, message }) => {
+            if (opts.max !== undefined && count >= opts.max) return;
+            count++;
+            try {
+              const { schema, record } = decodeAny(message.value ?? Buffer.alloc(0), message.headers);
+              process.stdout.write(`${JSON.stringify({ schema: schema.name, partition, offset: message.offset, record }, replacer)}\n`);
+            } catch (error) {
+              process.stdout.write(`${JSON.stringify({ partition, offset: message.offset, error: describeError(error) })}\n`);
+            }
+            if (opts.max !== undefined && count >= opts.max) resolve();
+          },
+        });
+      });
+      await consumer.disconnect();
+    });
+}

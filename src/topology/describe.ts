@@ -1,0 +1,44 @@
+/** A topology printed as its steps, topics and settings (Kafka Streams' `Topology.describe()`). */
+import { outputTopics } from './runner.js';
+import type { Topology } from './spec.js';
+
+export function describeTopology(t: Topology): string {
+  const lines: string[] = [];
+  const o = t.outputs;
+  lines.push(`topology ${t.name}${t.description ? `: ${t.description}` : ''} (seed ${t.seed})`);
+  lines.push(
+    `  1. source     topics ${t.source.topics.join(', ')}; group ${t.source.group ?? `tokrs-${t.name}`}; start ${t.source.start}; at most ${t.source.maxInFlight} in flight`,
+  );
+  const f = t.source.fields;
+  lines.push(
+    `  2. decode     ${t.source.format}${t.source.format === 'json' ? ` (text ${f.text}, label ${f.label ?? '-'}, id ${f.id ?? '-'}, timestamp ${f.timestamp ?? '-'})` : ''}; max ${t.source.limits.maxBytes} bytes, ${t.source.limits.maxTextLength} chars`,
+  );
+  const tk = t.tokenize;
+  const engine =
+    tk.tokenizer === 'jieba'
+      ? ` ${tk.jieba.engine} ${tk.jieba.mode} hmm ${tk.jieba.hmm ? 'on' : 'off'}`
+      : tk.tokenizer === 'bpe'
+        ? ` ${tk.bpe.encoding} (${tk.bpe.library})`
+        : tk.tokenizer === 'chars'
+          ? ` 1..${tk.chars.n}-grams`
+          : ` locale ${tk.words.locale}`;
+  lines.push(`  3. tokenize   ${tk.tokenizer}${engine}; max ${tk.maxLength} chars; ${t.workers === 0 ? 'main thread' : `${t.workers} worker threads`}`);
+  const ft = t.features;
+  lines.push(
+    `  4. features   2^${ft.bits} buckets, murmur3 seed ${ft.seed}${ft.signed ? ', signed' : ''}${ft.bigrams ? ', bigrams' : ''}, ${ft.weighting}${ft.l2 ? ', l2' : ''}`,
+  );
+  lines.push(`  5. sample     ${t.sample.method} reservoir of ${t.sample.size}`);
+  const m = t.model;
+  const opt = Object.entries(m.optimizer)
+    .map(([k, v]) => (k === 'type' ? String(v) : `${k} ${String(v)}`))
+    .join(' ');
+  lines.push(`  6. learn      ${m.type} (${opt}; l1 ${m.l1}, l2 ${m.l2}); learnOn ${t.train.learnOn}, replay ${t.train.replayBatch} every ${t.train.replayEvery}`);
+  const e = t.evaluate;
+  lines.push(
+    `  7. evaluate   prequential; report every ${e.reportEvery} messages / ${e.reportEveryMs} ms; rolling ${e.rollingWindow}, time ${e.timeWindowMs} ms, fading ${e.fadingFactor ?? '-'}`,
+  );
+  const outs = outputTopics(t).map((s) => s.topic);
+  lines.push(`  8. sink       ${outs.length === 0 ? 'no outputs' : outs.join(', ')}${o.compression === 'none' ? '' : ` (${o.compression})`}`);
+  if (o.snapshots) lines.push(`               snapshot every ${o.snapshots.everyMessages} labelled messages`);
+  return `${lines.join('\n')}\n`;
+}
