@@ -47,15 +47,19 @@ const isAsciiAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 &&
  * reference behaviour, so both engines agree on mixed text.
  */
 export function joinAsciiRuns(tokens: string[]): string[] {
-  const out: string[] = [];
+  // Most texts have no run to join: then the array comes back as is, without a copy.
+  let out: string[] | undefined;
   let previousAscii = false;
-  for (const token of tokens) {
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
     const ascii = token.length === 1 && isAsciiAlnum(token.charCodeAt(0));
-    if (ascii && previousAscii) out[out.length - 1] += token;
-    else out.push(token);
+    if (ascii && previousAscii) {
+      out ??= tokens.slice(0, i);
+      out[out.length - 1] += token;
+    } else if (out !== undefined) out.push(token);
     previousAscii = ascii;
   }
-  return out;
+  return out ?? tokens;
 }
 
 /** Chinese word segmentation with jieba; see `JiebaConfig` for engines and modes. */

@@ -5,6 +5,7 @@
 export interface Tokenizer {
   /** For logs and metrics, e.g. "jieba/nodejieba". */
   readonly name: string;
+  /** A new array on every call: the caller owns it (the tokenize stage returns it as is when it drops nothing). */
   tokenize(text: string): string[];
   /** The number of tokens `tokenize` would give; cheaper for BPE, which need not build the strings. */
   countTokens(text: string): number;

@@ -7,6 +7,7 @@ import { BIGRAM_SEPARATOR, createFeaturizer } from '../../src/features/featurize
 import { murmur3 } from '../../src/features/murmur3.js';
 import type { SparseVector } from '../../src/features/sparse-vector.js';
 import { createTokenizer } from '../../src/tokenize/create-tokenizer.js';
+import { readReviews, WAIMAI } from '../support/data.js';
 
 const plain = (v: SparseVector) => ({ indices: [...v.indices], values: [...v.values], dim: v.dim });
 
@@ -100,6 +101,18 @@ test('bad features config is a TOKRS_ERR_CONFIG error naming the key', () => {
   assert.throws(() => createFeaturizer({ bits: 0 }), (e) => isTokrsError(e, 'TOKRS_ERR_CONFIG') && /bits/.test(e.message));
   assert.throws(() => createFeaturizer({ bits: 31 }), (e) => isTokrsError(e, 'TOKRS_ERR_CONFIG'));
   assert.throws(() => createFeaturizer({ seed: 5, signSeed: 5 }), (e) => isTokrsError(e, 'TOKRS_ERR_CONFIG') && /signSeed/.test(e.message));
+});
+
+test('on every waimai text, the vector equals the dense recomputation (short vectors and long ones)', () => {
+  const tokenizer = createTokenizer({});
+  const texts = readReviews(WAIMAI).map((r) => r.text);
+  for (const bigrams of [false, true]) {
+    const f = createFeaturizer({ bits: 20, bigrams, l2: false, weighting: 'tf' });
+    for (const text of texts) {
+      const { tokens } = tokenizer.tokenize(text);
+      assert.deepEqual(plain(f.featurize(tokens)), reference(tokens, 20, { signed: true, bigrams }), text);
+    }
+  }
 });
 
 const TEXT = '外卖送得很快，味道不错！下次还点这家。';

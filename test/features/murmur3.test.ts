@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { murmur3, murmur3Bytes } from '../../src/features/murmur3.js';
+import { murmur3, murmur3Bytes, murmur3Pair } from '../../src/features/murmur3.js';
 
 const bytes = (...b: number[]) => new Uint8Array(b);
 
@@ -57,5 +57,16 @@ test('strings are hashed as their UTF-8 bytes, lone surrogates as U+FFFD (like T
   const encoder = new TextEncoder();
   for (const text of ['今天天气不错', '😀 emoji', 'a\ud800b', '\udc00', 'x'.repeat(1000) + '好']) {
     assert.equal(murmur3(text, 7), murmur3Bytes(encoder.encode(text), 7), JSON.stringify(text.slice(0, 20)));
+  }
+});
+
+test('murmur3Pair gives murmur3 under both seeds, for every length of tail and every UTF-8 width', () => {
+  const out = new Uint32Array(2);
+  const texts = ['', 'a', 'ab', 'abc', 'abcd', 'abcde', '味道', '味道不错', 'π', '😀', 'a\ud800b', '\udc00', 'x'.repeat(1000) + '好'];
+  for (const text of texts) {
+    for (const [seed, signSeed] of [[0, 0x9747b28c], [1234, 4321], [0xffffffff, 0]]) {
+      murmur3Pair(text, seed, signSeed, out);
+      assert.deepEqual([...out], [murmur3(text, seed), murmur3(text, signSeed)], `${JSON.stringify(text.slice(0, 10))} ${seed}/${signSeed}`);
+    }
   }
 });
