@@ -1,4 +1,4 @@
-import { configError } from '../errors.js';
+import { configError, ERROR_CODES, TokrsError } from '../errors.js';
 import type { ClassMetrics, ClassificationMetrics, ConfusionMatrixData } from './report.js';
 
 /** One scored message: what it was, what the model said, and the probability it gave the truth. */
@@ -24,6 +24,54 @@ export interface Metric<V> {
   fresh(): Metric<V>;
 }
 
+/**
+ * A metric whose whole state can be read out as plain JSON-able data and put back, so that a restored
+ * metric gives bit-identical figures: the accumulated floats are stored as they are, never recomputed
+ * (a recomputation would add in another order and round differently).
+ */
+export interface Snapshottable<S> {
+  snapshot(): S;
+  restore(snapshot: S): void;
+}
+
+export function isSnapshottable(m: unknown): m is Snapshottable<unknown> {
+  return typeof (m as Partial<Snapshottable<unknown>>)?.snapshot === 'function' && typeof (m as Partial<Snapshottable<unknown>>).restore === 'function';
+}
+
+/** `what` must be..., for every malformed snapshot field: the caller can only start fresh or fix the checkpoint. */
+export function metricSnapshotError(message: string): TokrsError {
+  return new TokrsError(ERROR_CODES.SNAPSHOT, `cannot restore evaluator state: ${message}`);
+}
+
+const isNumberArray = (a: unknown, length?: number): a is number[] =>
+  Array.isArray(a) && (length === undefined || a.length === length) && a.every((x) => typeof x === 'number' && Number.isFinite(x));
+
+export function checkFinite(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw metricSnapshotError(`${what} must be a finite number, got ${String(value)}`);
+  return value;
+}
+
+export interface ConfusionMatrixSnapshot {
+  /** In order of first appearance (the order of `perClass`). */
+  readonly labels: readonly string[];
+  /** Row-major K×K cells. */
+  readonly cells: readonly number[];
+  readonly rowSums: readonly number[];
+  readonly colSums: readonly number[];
+  readonly total: number;
+  readonly diagonal: number;
+}
+
+export interface LogLossSnapshot {
+  readonly sum: number;
+  readonly weight: number;
+}
+
+export interface ClassificationSummarySnapshot {
+  readonly confusion: ConfusionMatrixSnapshot;
+  readonly logLoss: LogLossSnapshot;
+}
+
 const weightOf = (o: Observation): number => {
   const w = o.weight ?? 1;
   if (!(w >= 0) || !Number.isFinite(w)) throw configError(`metric observation weight must be a finite number >= 0, got ${String(w)}`);
@@ -34,7 +82,7 @@ const weightOf = (o: Observation): number => {
  * Weighted confusion matrix with online label discovery: rows are true labels, columns predictions.
  * Keeps row, column and diagonal sums so that accuracy, kappa and per-class figures are O(K) to read.
  */
-export class ConfusionMatrix implements Metric<ConfusionMatrixData> {
+export class ConfusionMatrix implements Metric<ConfusionMatrixData>, Snapshottable<ConfusionMatrixSnapshot> {
   readonly labels: string[] = [];
   private readonly index = new Map<string, number>();
   private cells: Float64Array[] = [];
@@ -113,6 +161,41 @@ export class ConfusionMatrix implements Metric<ConfusionMatrixData> {
 
   fresh(): ConfusionMatrix {
     return new ConfusionMatrix();
+  }
+
+  snapshot(): ConfusionMatrixSnapshot {
+    return {
+      labels: this.labels.slice(),
+      cells: this.cells.flatMap((row) => Array.from(row)),
+      rowSums: Array.from(this.rowSums),
+      colSums: Array.from(this.colSums),
+      total: this.total,
+      diagonal: this.diagonal,
+    };
+  }
+
+  restore(snapshot: ConfusionMatrixSnapshot): void {
+    const labels: unknown = snapshot?.labels;
+    if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string') || new Set(labels).size !== labels.length) {
+      throw metricSnapshotError('confusion matrix labels must be distinct strings');
+    }
+    const k = labels.length;
+    if (!isNumberArray(snapshot.cells, k * k) || !isNumberArray(snapshot.rowSums, k) || !isNumberArray(snapshot.colSums, k)) {
+      throw metricSnapshotError(`confusion matrix with ${k} labels needs ${k * k} finite cells and ${k} row and column sums`);
+    }
+    const total = checkFinite(snapshot.total, 'confusion matrix total');
+    const diagonal = checkFinite(snapshot.diagonal, 'confusion matrix diagonal');
+    this.labels.length = 0;
+    this.index.clear();
+    for (const label of labels as string[]) {
+      this.index.set(label, this.labels.length);
+      this.labels.push(label);
+    }
+    this.cells = Array.from({ length: k }, (_, i) => Float64Array.from(snapshot.cells.slice(i * k, (i + 1) * k)));
+    this.rowSums = Float64Array.from(snapshot.rowSums);
+    this.colSums = Float64Array.from(snapshot.colSums);
+    this.total = total;
+    this.diagonal = diagonal;
   }
 }
 
@@ -248,7 +331,7 @@ export const Recall = (label: string): ClassScore => new ClassScore(label, 'reca
 export const F1 = (label: string): ClassScore => new ClassScore(label, 'f1');
 
 /** Mean of -ln(max(pTrue, 1e-15)) over observations that carry `pTrue`. */
-export class LogLoss implements Metric<number> {
+export class LogLoss implements Metric<number>, Snapshottable<LogLossSnapshot> {
   private sum = 0;
   private weight = 0;
   update(o: Observation): void {
@@ -274,6 +357,15 @@ export class LogLoss implements Metric<number> {
   fresh(): LogLoss {
     return new LogLoss();
   }
+  snapshot(): LogLossSnapshot {
+    return { sum: this.sum, weight: this.weight };
+  }
+  restore(snapshot: LogLossSnapshot): void {
+    const sum = checkFinite(snapshot?.sum, 'log-loss sum');
+    const weight = checkFinite(snapshot.weight, 'log-loss weight');
+    this.sum = sum;
+    this.weight = weight;
+  }
 }
 
 export function logLossTerm(p: number): number {
@@ -281,7 +373,7 @@ export function logLossTerm(p: number): number {
 }
 
 /** Every figure of `ClassificationMetrics` from one confusion matrix and one log-loss; what reports use. */
-export class ClassificationSummary implements Metric<ClassificationMetrics> {
+export class ClassificationSummary implements Metric<ClassificationMetrics>, Snapshottable<ClassificationSummarySnapshot> {
   readonly cm = new ConfusionMatrix();
   private readonly logLoss = new LogLoss();
   update(o: Observation): void {
@@ -316,5 +408,18 @@ export class ClassificationSummary implements Metric<ClassificationMetrics> {
   }
   fresh(): ClassificationSummary {
     return new ClassificationSummary();
+  }
+  snapshot(): ClassificationSummarySnapshot {
+    return { confusion: this.cm.snapshot(), logLoss: this.logLoss.snapshot() };
+  }
+  /** All or nothing: a malformed snapshot throws before anything is changed. */
+  restore(snapshot: ClassificationSummarySnapshot): void {
+    if (snapshot === null || typeof snapshot !== 'object') throw metricSnapshotError(`summary must be an object, got ${String(snapshot)}`);
+    const cm = new ConfusionMatrix();
+    cm.restore(snapshot.confusion);
+    const logLoss = new LogLoss();
+    logLoss.restore(snapshot.logLoss);
+    this.cm.restore(snapshot.confusion);
+    this.logLoss.restore(snapshot.logLoss);
   }
 }

@@ -1,5 +1,5 @@
 import { configError } from '../errors.js';
-import type { Metric, Observation } from './metrics.js';
+import { checkFinite, isSnapshottable, metricSnapshotError, type Metric, type Observation, type Snapshottable } from './metrics.js';
 
 /** How a `Rolling` metric forgets. */
 export type RollingWindow =
@@ -9,6 +9,80 @@ export type RollingWindow =
   | { readonly kind: 'time'; readonly ms: number; readonly now: () => number }
   /** Every observation, the one i updates ago weighted factor^i (0 < factor <= 1). */
   | { readonly kind: 'fading'; readonly factor: number };
+
+/**
+ * Observations as columns, oldest first: a 60 s window of a busy stream holds tens of thousands, and a label
+ * table with indices is several times smaller than one JSON object per observation.
+ */
+export interface ObservationColumns {
+  readonly labels: readonly string[];
+  readonly yTrue: readonly number[];
+  readonly yPred: readonly number[];
+  /** null: the observation had no `pTrue`. */
+  readonly pTrue: readonly (number | null)[];
+  /** null: weight absent (1). */
+  readonly weight: readonly (number | null)[];
+}
+
+/** What a `Rolling` needs to continue exactly: the inner metric's accumulated state and what can still leave it. */
+export interface RollingSnapshot<S = unknown> {
+  readonly kind: RollingWindow['kind'];
+  /** Window size, ms or factor, checked against the window of the metric restored into. */
+  readonly size: number;
+  /** Observations still in a count or time window (empty for fading). */
+  readonly queue: ObservationColumns;
+  /** Clock time each queued observation was made at (time window only). */
+  readonly times: readonly number[];
+  /** Observations so far (fading only). */
+  readonly faded: number;
+  readonly inner: S;
+}
+
+export function windowSize(w: RollingWindow): number {
+  return w.kind === 'count' ? w.size : w.kind === 'time' ? w.ms : w.factor;
+}
+
+export function toColumns(observations: readonly Observation[]): ObservationColumns {
+  const labels: string[] = [];
+  const index = new Map<string, number>();
+  const id = (label: string): number => {
+    let i = index.get(label);
+    if (i === undefined) {
+      i = labels.length;
+      labels.push(label);
+      index.set(label, i);
+    }
+    return i;
+  };
+  return {
+    labels,
+    yTrue: observations.map((o) => id(o.yTrue)),
+    yPred: observations.map((o) => id(o.yPred)),
+    pTrue: observations.map((o) => o.pTrue ?? null),
+    weight: observations.map((o) => o.weight ?? null),
+  };
+}
+
+export function fromColumns(c: ObservationColumns): Observation[] {
+  const fail = (what: string): never => {
+    throw metricSnapshotError(`window observations: ${what}`);
+  };
+  if (c === null || typeof c !== 'object') return fail('not an object');
+  const { labels, yTrue, yPred, pTrue, weight } = c;
+  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) fail('labels must be strings');
+  if (![yTrue, yPred, pTrue, weight].every((a) => Array.isArray(a) && a.length === yTrue.length)) fail('columns must be arrays of one length');
+  const label = (i: unknown): string => (Number.isInteger(i) && (i as number) >= 0 && (i as number) < labels.length ? labels[i as number] : fail(`label index ${String(i)} out of range`));
+  const out: Observation[] = new Array<Observation>(yTrue.length);
+  for (let i = 0; i < yTrue.length; i++) {
+    const p = pTrue[i];
+    const w = weight[i];
+    const o: { yTrue: string; yPred: string; pTrue?: number; weight?: number } = { yTrue: label(yTrue[i]), yPred: label(yPred[i]) };
+    if (p !== null) o.pTrue = checkFinite(p, 'pTrue');
+    if (w !== null) o.weight = checkFinite(w, 'weight');
+    out[i] = o;
+  }
+  return out;
+}
 
 /**
  * Turns any revertible metric into a windowed one (River's `utils.Rolling`), so windows are written once
@@ -82,6 +156,48 @@ export class Rolling<V> implements Metric<V> {
 
   fresh(): Rolling<V> {
     return new Rolling(this.inner.fresh(), this.window);
+  }
+
+  /** Needs an inner metric that is `Snapshottable` (ClassificationSummary, ConfusionMatrix, LogLoss are). */
+  snapshot(): RollingSnapshot {
+    if (!isSnapshottable(this.inner)) throw configError('this Rolling metric wraps a metric without snapshot()/restore()');
+    const w = this.window;
+    return {
+      kind: w.kind,
+      size: windowSize(w),
+      queue: toColumns(this.queue.slice(this.head)),
+      times: w.kind === 'time' ? this.times.slice(this.head) : [],
+      faded: this.faded,
+      inner: this.inner.snapshot(),
+    };
+  }
+
+  /**
+   * Puts back a `snapshot()` of a Rolling with the same window. A time window keeps the stored clock
+   * times, so observations leave it when the (injected) clock passes them, as they would have.
+   */
+  restore(snapshot: RollingSnapshot): void {
+    const w = this.window;
+    if (snapshot === null || typeof snapshot !== 'object') throw metricSnapshotError(`rolling window must be an object, got ${String(snapshot)}`);
+    if (snapshot.kind !== w.kind || snapshot.size !== windowSize(w)) {
+      throw metricSnapshotError(
+        `snapshot has a ${String(snapshot.kind)} window of ${String(snapshot.size)}, this evaluator a ${w.kind} window of ${windowSize(w)}: restore with the same evaluate settings, or start the evaluator fresh`,
+      );
+    }
+    if (!isSnapshottable(this.inner)) throw configError('this Rolling metric wraps a metric without snapshot()/restore()');
+    const queue = w.kind === 'fading' ? [] : fromColumns(snapshot.queue);
+    const times = w.kind === 'time' ? snapshot.times : [];
+    if (!Array.isArray(times) || times.length !== (w.kind === 'time' ? queue.length : 0)) {
+      throw metricSnapshotError(`a time window needs one time per observation`);
+    }
+    times.forEach((t) => checkFinite(t, 'window time'));
+    if (w.kind === 'count' && queue.length > w.size) throw metricSnapshotError(`count window of ${w.size} holds ${queue.length} observations`);
+    const faded = w.kind === 'fading' ? checkFinite(snapshot.faded, 'fading count') : 0;
+    (this.inner as Snapshottable<unknown>).restore(snapshot.inner);
+    this.queue = queue;
+    this.times = times.slice();
+    this.head = 0;
+    this.faded = faded;
   }
 
   private evict(now: number): void {
