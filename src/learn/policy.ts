@@ -1,7 +1,20 @@
+import { ERROR_CODES, TokrsError } from '../errors.js';
 import type { Sampler } from '../sample/sampler.js';
 import type { Example } from '../topology/record.js';
 import type { OnlineClassifier } from './classifier.js';
 import type { TrainConfig } from './config.js';
+
+export const POLICY_SNAPSHOT_VERSION = 1;
+
+/** The policy's counters, plain JSON-able data: `labelled` times the replays, the others are reported. */
+export interface PolicySnapshot {
+  readonly kind: 'training-policy';
+  readonly version: number;
+  readonly labelled: number;
+  readonly learned: number;
+  readonly replayed: number;
+  readonly replays: number;
+}
 
 /**
  * The training policy without RxJS: what the model learns from after each labelled message. Replays draw
@@ -36,6 +49,25 @@ export class TrainingPolicy {
         this.replays++;
       }
     }
+  }
+
+  snapshot(): PolicySnapshot {
+    return { kind: 'training-policy', version: POLICY_SNAPSHOT_VERSION, labelled: this.labelled, learned: this.learned, replayed: this.replayed, replays: this.replays };
+  }
+
+  /**
+   * Continues from `snapshot`: replays fall on the same labelled messages as without the interruption
+   * (given the same `replayEvery`; the reservoir, with its PRNG, is restored separately).
+   */
+  restore(snapshot: PolicySnapshot): void {
+    const fail = (what: string): never => {
+      throw new TokrsError(ERROR_CODES.SNAPSHOT, `cannot restore the training policy: ${what}`);
+    };
+    if (snapshot === null || typeof snapshot !== 'object' || snapshot.kind !== 'training-policy') fail(`not a training-policy snapshot`);
+    if (snapshot.version !== POLICY_SNAPSHOT_VERSION) fail(`snapshot version ${String(snapshot.version)}; this build reads version ${POLICY_SNAPSHOT_VERSION}`);
+    const keys = ['labelled', 'learned', 'replayed', 'replays'] as const;
+    for (const key of keys) if (!Number.isSafeInteger(snapshot[key]) || snapshot[key] < 0) fail(`${key} must be a non-negative integer, got ${String(snapshot[key])}`);
+    for (const key of keys) this[key] = snapshot[key];
   }
 
   counts(model: OnlineClassifier): { learned: number; replayed: number; replays: number; classes: number } {
