@@ -1,0 +1,53 @@
+/**
+ * The one retry helper: exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff
+ * and Jitter", 2015) for errors that may succeed later — a broker restarting, a leader moving. Errors that
+ * will not (a fenced producer, a bad record) are thrown at once, so there is no retry storm.
+ */
+export interface RetryOptions {
+  retries?: number;
+  initialMs?: number;
+  maxMs?: number;
+  /** Called before each wait, e.g. to log. */
+  onRetry?: (error: unknown, attempt: number, waitMs: number) => void;
+  isRetriable?: (error: unknown) => boolean;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const RETRIABLE_NAMES = new Set([
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSLockTimeout',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSStaleTopicMetadataAssignment',
+]);
+
+/** KafkaJS marks retriable protocol errors; connection-level failures are retriable too. */
+export function isRetriableKafkaError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as { retriable?: unknown; name?: unknown; type?: unknown };
+  if (e.type === 'PRODUCER_FENCED' || e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED') return false;
+  return e.retriable === true || (typeof e.name === 'string' && RETRIABLE_NAMES.has(e.name));
+}
+
+export async function withRetry<T>(body: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const retries = options.retries ?? 8;
+  const initial = options.initialMs ?? 250;
+  const max = options.maxMs ?? 10_000;
+  const retriable = options.isRetriable ?? isRetriableKafkaError;
+  const random = options.random ?? Math.random;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await body(attempt);
+    } catch (error) {
+      if (attempt >= retries || !retriable(error)) throw error;
+      const wait = Math.round(random() * Math.min(max, initial * 2 ** attempt));
+      options.onRetry?.(error, attempt + 1, wait);
+      await sleep(wait);
+    }
+  }
+}
