@@ -4,7 +4,7 @@ import { startLearner, asTokrsError, toExample, type TrainOperatorOptions } from
 import { checkLabel } from '../learn/validate.js';
 import type { FeaturedRecord } from '../topology/record.js';
 import { parseEvaluateConfig, type EvaluateConfig, type EvaluateConfigInput } from './config.js';
-import { Evaluator } from './evaluator.js';
+import { Evaluator, type EvaluatorSnapshot } from './evaluator.js';
 import type { MetricsReport } from './report.js';
 
 /** What `prequential` emits: predictions to publish and metrics reports, on one stream. */
@@ -18,6 +18,11 @@ export interface PrequentialOptions extends TrainOperatorOptions {
   readonly evaluate?: EvaluateConfig | EvaluateConfigInput;
   /** Clock and timer of time-based reports and windows; a TestScheduler in tests. Default asyncScheduler. */
   readonly scheduler?: SchedulerLike;
+  /**
+   * Restored into the fresh evaluator on subscribe (with `initial` and `initialPolicy`: resume from a
+   * checkpoint). Needs the same `evaluate` windows as the run that took it, or subscribing errors with SNAPSHOT.
+   */
+  readonly initialEvaluator?: EvaluatorSnapshot;
 }
 
 /**
@@ -26,7 +31,8 @@ export interface PrequentialOptions extends TrainOperatorOptions {
  * prediction. Emits a `MetricsReport` every `reportEvery` messages and/or every `reportEveryMs` of the
  * scheduler's clock, and a last one when the input completes.
  *
- * Model, policy and evaluator are created per subscription and exposed through `options.handle`.
+ * Model, policy and evaluator are created per subscription and exposed through `options.handle`; a run
+ * resumes from a checkpoint with `initial`, `initialPolicy` and `initialEvaluator` (see `LearnerHandle.snapshotState`).
  * A record the model cannot take (wrong hash size, NaN, non-string label) goes to `reject`; the stream goes on.
  *
  * ```ts
@@ -46,6 +52,7 @@ export function prequential(options: PrequentialOptions): OperatorFunction<Featu
         timeWindowMs: config.timeWindowMs,
         fadingFactor: config.fadingFactor ?? undefined,
       });
+      if (options.initialEvaluator) evaluator.restore(options.initialEvaluator);
       const state = { model, policy, evaluator };
       options.handle?.attach(state);
       const emitReport = (trigger: MetricsReport['trigger']): void => {

@@ -1,12 +1,23 @@
-import type { Evaluator } from '../evaluate/evaluator.js';
+import type { Evaluator, EvaluatorSnapshot } from '../evaluate/evaluator.js';
 import type { ModelSnapshot, OnlineClassifier } from './classifier.js';
-import type { TrainingPolicy } from './policy.js';
+import type { PolicySnapshot, TrainingPolicy } from './policy.js';
 
 /** The live state of one subscription of a train or prequential operator. */
 export interface LearnerState {
   readonly model: OnlineClassifier;
   readonly policy: TrainingPolicy;
   readonly evaluator?: Evaluator;
+}
+
+/**
+ * The learner side of a checkpoint, taken in one synchronous step so the three agree: pass them back as
+ * `initial`, `initialPolicy` and `initialEvaluator` (the reservoir is snapshotted on its own).
+ */
+export interface LearnerSnapshot {
+  readonly model: ModelSnapshot;
+  readonly policy: PolicySnapshot;
+  /** Absent for the `train` operator, which has no evaluator. */
+  readonly evaluator?: EvaluatorSnapshot;
 }
 
 /**
@@ -35,9 +46,31 @@ export class LearnerHandle {
     return this.state?.evaluator;
   }
 
+  get policy(): TrainingPolicy | undefined {
+    return this.state?.policy;
+  }
+
   /** Snapshot of the live model, or undefined when no subscription is running. */
   snapshot(): ModelSnapshot | undefined {
     return this.state?.model.snapshot();
+  }
+
+  /**
+   * Model, policy and evaluator snapshots of the live subscription, or undefined when none is running.
+   * Call it between two messages (e.g. from the checkpoint step of the same stream): all three then
+   * describe the same point of the stream.
+   *
+   * ```ts
+   * const saved = handle.snapshotState()!;
+   * prequential({ ...options, initial: saved.model, initialPolicy: saved.policy, initialEvaluator: saved.evaluator });
+   * ```
+   */
+  snapshotState(): LearnerSnapshot | undefined {
+    const s = this.state;
+    if (s === undefined) return undefined;
+    const model = s.model.snapshot();
+    const policy = s.policy.snapshot();
+    return s.evaluator === undefined ? { model, policy } : { model, policy, evaluator: s.evaluator.snapshot() };
   }
 
   attach(state: LearnerState): void {

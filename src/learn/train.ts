@@ -6,7 +6,7 @@ import type { Reject } from '../topology/reject.js';
 import type { ModelSnapshot, OnlineClassifier } from './classifier.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import type { LearnerHandle } from './handle.js';
-import { TrainingPolicy } from './policy.js';
+import { TrainingPolicy, type PolicySnapshot } from './policy.js';
 
 export interface TrainOperatorOptions {
   /** Called once per subscription, so state never leaks between subscriptions. */
@@ -19,13 +19,19 @@ export interface TrainOperatorOptions {
   readonly handle?: LearnerHandle;
   /** Restored into the fresh model on subscribe (resume from a checkpoint). */
   readonly initial?: ModelSnapshot;
+  /** Restored into the fresh training policy on subscribe, so replays stay on schedule after a checkpoint. */
+  readonly initialPolicy?: PolicySnapshot;
 }
 
-/** Builds the per-subscription model and policy; shared by `train` and `prequential`. */
+/**
+ * Builds the per-subscription model and policy; shared by `train` and `prequential`. A snapshot that does
+ * not fit throws a `TokrsError` SNAPSHOT, which the operator delivers as the stream's error.
+ */
 export function startLearner(options: TrainOperatorOptions): { model: OnlineClassifier; policy: TrainingPolicy } {
   const model = options.createModel();
   if (options.initial) model.restore(options.initial);
   const policy = new TrainingPolicy(parseTrainConfig(options.train ?? {}), options.reservoir ?? (() => undefined));
+  if (options.initialPolicy) policy.restore(options.initialPolicy);
   return { model, policy };
 }
 
