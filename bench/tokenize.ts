@@ -14,6 +14,10 @@ import { createRequire } from 'node:module';
 import { createFeaturizer } from '../src/features/featurizer.js';
 import { loadBpeEncoder, type BpeEncode } from '../src/tokenize/bpe.js';
 import { createTokenizer } from '../src/tokenize/create-tokenizer.js';
+import { createTokenizeStats } from '../src/tokenize/tokenize-operator.js';
+import { tokenizeOnWorkers } from '../src/tokenize/worker-pool.js';
+import type { TextRecord } from '../src/topology/record.js';
+import { Subject } from 'rxjs';
 
 const require = createRequire(import.meta.url);
 const SECONDS = 1.5;
@@ -116,6 +120,38 @@ const bareRs = row('bare @node-rs/jieba cut (ceiling)', (t) => rsJieba.cut(t, fa
 row('tokrs jieba/node-rs tokenize+hash', rs.both);
 console.log(`tokenize+hash / bare nodejieba = ${(njBoth.msgs / bareNj.msgs).toFixed(2)} (goal >= 0.85)`);
 console.log(`bare @node-rs/jieba / bare nodejieba = ${(bareRs.msgs / bareNj.msgs).toFixed(2)}`);
+
+// --- jieba on worker threads ------------------------------------------------------------------------------
+// Records through tokenizeOnWorkers (tokenize + hash, default config), timed after the workers have loaded
+// their dictionaries and warmed up; the machine has 2 cores, shared, and the main thread needs one too.
+console.log('\n== jieba tokenize+hash on worker threads (tokenizeOnWorkers, batches of 64) ==');
+const records = texts.map((text, i) => ({ id: String(i), text, timestamp: 0 }) as TextRecord);
+async function poolRate(workers: number, passes: number): Promise<Rate> {
+  const input = new Subject<TextRecord>();
+  let out = 0;
+  let waiting: { until: number; resolve: () => void } | undefined;
+  const subscription = input
+    .pipe(tokenizeOnWorkers({ tokenize: {}, features: {}, workers, reject: () => undefined, stats: createTokenizeStats() }))
+    .subscribe((r) => {
+      sink += r.features.indices.length;
+      out++;
+      if (waiting !== undefined && out >= waiting.until) waiting.resolve();
+    });
+  const feed = (n: number) =>
+    new Promise<void>((resolve) => {
+      waiting = { until: out + n, resolve };
+      for (let i = 0; i < n; i++) input.next(records[i % records.length]);
+    });
+  await feed(2000); // workers start, load the dictionary, and warm up
+  const start = process.hrtime.bigint();
+  await feed(records.length * passes);
+  const s = Number(process.hrtime.bigint() - start) / 1e9;
+  subscription.unsubscribe();
+  return { msgs: (records.length * passes) / s, mbs: ((totalMB * 1e6 * passes) / 1e6) / s };
+}
+const pool1 = print('tokrs tokenizeOnWorkers, 1 worker', await poolRate(1, 2));
+const pool2 = print('tokrs tokenizeOnWorkers, 2 workers', await poolRate(2, 3));
+console.log(`workers / bare nodejieba (single thread): 1 worker ${(pool1.msgs / bareNj.msgs).toFixed(2)}, 2 workers ${(pool2.msgs / bareNj.msgs).toFixed(2)}`);
 
 // --- BPE -----------------------------------------------------------------------------------------------
 // Correctness first: every library must give tiktoken's ids (the reference implementation, in Rust).

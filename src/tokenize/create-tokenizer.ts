@@ -40,6 +40,14 @@ export function isBlank(token: string): boolean {
   return true;
 }
 
+/** The error for a text that is not a string (also raised by the worker pool before sending a batch). */
+export function textTypeError(text: unknown): TokrsError {
+  return new TokrsError(
+    ERROR_CODES.TOKENIZE,
+    `text must be a string, got ${text === null ? 'null' : typeof text}; check the decode stage's text field`,
+  );
+}
+
 /** Parses a `tokenize` section; the message says which key is wrong and why. */
 export function parseTokenizeConfig(input: unknown, where = 'tokenize'): TokenizeConfig {
   const parsed = tokenizeConfigSchema.safeParse(input ?? {});
@@ -64,12 +72,7 @@ export function createTokenizer(input: TokenizeConfigInput | TokenizeConfig = {}
   const keep = stopWords.size === 0 ? (t: string) => !drop(t) : (t: string) => !drop(t) && !stopWords.has(t);
 
   const tokenize = (text: unknown): Tokenized => {
-    if (typeof text !== 'string') {
-      throw new TokrsError(
-        ERROR_CODES.TOKENIZE,
-        `text must be a string, got ${text === null ? 'null' : typeof text}; check the decode stage's text field`,
-      );
-    }
+    if (typeof text !== 'string') throw textTypeError(text);
     const cut = truncate(text, config.maxLength);
     const normalized = normalize(cut.text);
     let raw: string[];

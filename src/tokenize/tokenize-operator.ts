@@ -69,7 +69,8 @@ export function tokenizeAndHash(options: TokenizeOperatorOptions): OperatorFunct
     );
 }
 
-function asStageError(record: unknown, error: unknown): TokrsError {
+/** The error `reject` gets: the record's id in front, TOKRS_ERR_TOKENIZE unless the error has its own code. */
+export function asStageError(record: unknown, error: unknown): TokrsError {
   const id = (record as { id?: unknown } | null)?.id;
   const where = typeof id === 'string' ? `record ${id}: ` : '';
   if (isTokrsError(error)) return new TokrsError(error.code, `${where}${error.message}`, { cause: error });
