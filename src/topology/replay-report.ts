@@ -209,7 +209,7 @@ const CHART_SCRIPT = `
           value: function (u, v) { return v == null ? '-' : v.toFixed(4); } });
       });
     });
-    new uPlot({ title: c.title, width: width, height: 300, series: series, scales: { x: { time: false }, y: c.unit ? { range: [0, 1] } : { range: function (u, min, max) { return [0, Math.max(max, 0.1) * 1.05]; } } },
+    new uPlot({ title: c.title, width: width, height: 300, series: series, scales: { x: { time: false }, y: c.unit ? { range: function (u, min, max) { return [Math.max(0, Math.floor((min - 0.02) * 20) / 20), Math.min(1, Math.ceil((max + 0.02) * 20) / 20)]; } } : { range: function (u, min, max) { return [0, Math.max(max, 0.1) * 1.05]; } } },
       axes: [{ label: 'messages' }, {}] }, data, el);
   });
   document.body.setAttribute('data-charts', 'ready');
