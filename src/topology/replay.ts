@@ -141,7 +141,12 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
   const lanes: Lane[] = topologies.map((topology, index) => {
     const hash = topologyHash(topology);
     const derived = `replay-${createHash('sha256').update(`${hash}\n${rangeKey}`).digest('hex').slice(0, 16)}`;
-    const runId = options.runId === undefined ? derived : topologies.length === 1 ? options.runId : `${options.runId}-${index + 1}`;
+    const twin = topologies.some((other, j) => j !== index && topologyHash(other) === hash);
+    // The same topology twice (e.g. to check determinism side by side) still needs two run ids.
+    const runId =
+      options.runId === undefined
+        ? twin ? `${derived}-${index + 1}` : derived
+        : topologies.length === 1 ? options.runId : `${options.runId}-${index + 1}`;
     return { index, topology, hash, runId, state: new PipelineState(), input: new Subject<RawMessage>(), series: [], completed: false };
   });
   const positions = new Map<string, SourcePosition>();
@@ -150,9 +155,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
 
   if (publish !== false) {
     const kafka = options.kafka!;
-    await withAdmin(kafka, (admin) =>
-      ensureTopics(admin, lanes.flatMap((l) => outputTopics(l.topology).map((s) => ({ ...s, topic: `${publish.prefix ?? ''}${s.topic}` })))),
-    );
+    const specs = new Map(lanes.flatMap((l) => outputTopics(l.topology).map((s) => [`${publish.prefix ?? ''}${s.topic}`, s] as const)));
+    await withAdmin(kafka, (admin) => ensureTopics(admin, [...specs].map(([topic, s]) => ({ ...s, topic }))));
     for (const lane of lanes) {
       lane.sink = new KafkaSink({ kafka, compression: lane.topology.outputs.compression });
       await lane.sink.connect();
@@ -226,6 +230,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
+    progress?.finish();
     if (firstTimestamp === undefined) for (const lane of lanes) start(lane, 0);
     for (const lane of lanes) lane.input.complete();
     check();
@@ -235,7 +240,6 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
       lane.subscription?.unsubscribe();
       await lane.sink?.close().catch(() => undefined);
     }
-    progress?.finish();
   }
 
   const finishedAt = now();
