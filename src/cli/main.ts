@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { describeError, TokrsError } from '../errors.js';
+import { registerDashboard } from './dashboard.js';
 import { registerDemo } from './demo.js';
 import { registerDescribe } from './describe.js';
 import { registerFeed } from './feed.js';
@@ -26,6 +27,7 @@ registerFeed(program);
 registerTail(program);
 registerDescribe(program);
 registerDemo(program);
+registerDashboard(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const code = error instanceof TokrsError ? `${error.code}: ` : '';

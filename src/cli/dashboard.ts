@@ -1,0 +1,56 @@
+/** `tokrs dashboard [topology.yaml…]`: the live dashboard for running topologies, on 127.0.0.1 by default. */
+import type { Command } from 'commander';
+import { configError } from '../errors.js';
+import { createLogger } from '../observe/logger.js';
+import { startDashboard, type DashboardHandle } from '../observe/dashboard/server.js';
+import { loadTopology } from '../topology/load.js';
+import type { Topology } from '../topology/spec.js';
+import { resolveBrokers } from './brokers.js';
+
+export interface DashboardFlags {
+  port?: number;
+  host?: string;
+  token?: string;
+}
+
+export const DEFAULT_DASHBOARD_PORT = 8790;
+
+/** Parses --port: an integer 0..65535 (0: any free port). */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw configError(`--port must be an integer from 0 to 65535, got ${value}`);
+  return port;
+}
+
+/** Starts the dashboard for topologies already loaded (also used by `tokrs run --ui` and `tokrs demo`). */
+export async function serveDashboard(topologies: readonly Topology[], brokers: readonly string[], flags: DashboardFlags): Promise<DashboardHandle> {
+  return startDashboard({
+    topologies,
+    brokers,
+    host: flags.host ?? '127.0.0.1',
+    port: flags.port ?? DEFAULT_DASHBOARD_PORT,
+    logger: createLogger(),
+    ...(flags.token === undefined ? {} : { token: flags.token }),
+  });
+}
+
+export function registerDashboard(program: Command): void {
+  program
+    .command('dashboard')
+    .description('serve a live dashboard of running topologies: metrics, lag, label mix, dead letters, snapshots, try-it box')
+    .argument('[topologies...]', 'topology files (YAML)', ['topologies/poetry-dynasty.yaml'])
+    .option('--brokers <list>', 'Kafka brokers, comma-separated')
+    .option('--port <n>', `HTTP port (0: any free port)`, parsePort, DEFAULT_DASHBOARD_PORT)
+    .option('--host <host>', 'address to listen on; anything but 127.0.0.1 exposes the data to your network', '127.0.0.1')
+    .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) on every page and API call')
+    .action(async (files: string[], opts: { brokers?: string; port: number; host: string; token?: string }) => {
+      const topologies = files.map((f) => loadTopology(f));
+      const dashboard = await serveDashboard(topologies, resolveBrokers(opts.brokers, topologies[0]?.source.brokers), opts);
+      process.stdout.write(`tokrs dashboard: ${dashboard.url}  (Ctrl-C stops it)\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await dashboard.close();
+    });
+}
