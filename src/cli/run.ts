@@ -5,6 +5,7 @@ import { createLogger } from '../observe/logger.js';
 import { loadTopology } from '../topology/load.js';
 import { startTopology } from '../topology/runner.js';
 import { resolveBrokers } from './brokers.js';
+import { DEFAULT_DASHBOARD_PORT, parsePort, serveDashboard } from './dashboard.js';
 
 export function registerRun(program: Command): void {
   program
@@ -14,7 +15,9 @@ export function registerRun(program: Command): void {
     .option('--brokers <list>', 'Kafka brokers, comma-separated')
     .option('--idle-exit <ms>', 'stop once caught up: no new message for this long', (v) => Number(v))
     .option('--run-id <id>', 'run id carried by every output record (default: a random UUID)')
-    .action(async (file: string, opts: { brokers?: string; idleExit?: number; runId?: string }) => {
+    .option('--ui', 'also serve the live dashboard for this topology (127.0.0.1)', false)
+    .option('--ui-port <n>', 'port of the --ui dashboard', parsePort, DEFAULT_DASHBOARD_PORT)
+    .action(async (file: string, opts: { brokers?: string; idleExit?: number; runId?: string; ui: boolean; uiPort: number }) => {
       const topology = loadTopology(file);
       const logger = createLogger();
       const kafka = createKafka({ brokers: resolveBrokers(opts.brokers, topology.source.brokers), clientId: `tokrs-${topology.name}` });
@@ -25,13 +28,17 @@ export function registerRun(program: Command): void {
         ...(opts.runId === undefined ? {} : { runId: opts.runId }),
       });
       logger.info({ step: 'run', runId: run.runId }, 'running; Ctrl-C stops after flushing outputs and committing offsets');
+      const dashboard = opts.ui
+        ? await serveDashboard([topology], resolveBrokers(opts.brokers, topology.source.brokers), { port: opts.uiPort })
+        : undefined;
+      if (dashboard !== undefined) process.stderr.write(`tokrs run: dashboard at ${dashboard.url}\n`);
       const stop = (): void => {
         logger.info({ step: 'run' }, 'stopping');
         void run.stop();
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      const summary = await run.finished;
+      const summary = await run.finished.finally(() => dashboard?.close());
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       process.stdout.write(`${JSON.stringify(summary)}\n`);
