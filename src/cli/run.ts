@@ -17,13 +17,17 @@ export function registerRun(program: Command): void {
     .option('--run-id <id>', 'run id carried by every output record (default: a random UUID)')
     .option('--ui', 'also serve the live dashboard for this topology (127.0.0.1)', false)
     .option('--ui-port <n>', 'port of the --ui dashboard', parsePort, DEFAULT_DASHBOARD_PORT)
-    .action(async (file: string, opts: { brokers?: string; idleExit?: number; runId?: string; ui: boolean; uiPort: number }) => {
+    .option('--session-timeout <ms>', 'consumer group session timeout: how soon a dead process is noticed', (v) => Number(v))
+    .option('--instance <name>', 'this process within the consumer group; keys its checkpoint and transactional id', 'main')
+    .action(async (file: string, opts: { brokers?: string; idleExit?: number; runId?: string; instance: string; ui: boolean; uiPort: number; sessionTimeout?: number }) => {
       const topology = loadTopology(file);
       const logger = createLogger();
       const kafka = createKafka({ brokers: resolveBrokers(opts.brokers, topology.source.brokers), clientId: `tokrs-${topology.name}` });
       const run = await startTopology(topology, {
         kafka,
         logger,
+        instance: opts.instance,
+        ...(opts.sessionTimeout === undefined ? {} : { sessionTimeout: opts.sessionTimeout }),
         ...(opts.idleExit === undefined ? {} : { idleExitMs: opts.idleExit }),
         ...(opts.runId === undefined ? {} : { runId: opts.runId }),
       });

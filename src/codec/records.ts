@@ -208,6 +208,16 @@ export interface CheckpointRecord {
   formatVersion: number;
   partitions?: PartitionStateRecord[];
   model?: Buffer | null;
+  /** v2 */
+  instance?: string | null;
+  /** v2 */
+  sampler?: Buffer | null;
+  /** v2 */
+  evaluator?: string | null;
+  /** v2 */
+  policy?: string | null;
+  /** v2 */
+  counters?: string | null;
   sourceOffsets?: SourceOffsetRecord[];
   createdAt: number;
 }

@@ -41,6 +41,18 @@ export class OffsetTracker {
     return s;
   }
 
+  /**
+   * The next offset this process has not handed out yet in a partition, or undefined when it has handed
+   * out none. A message below it was already given to the pipeline: when the consumer re-delivers it
+   * (it restarted after a broker failure, from the committed offset), it must not be processed again.
+   */
+  nextUnseen(topic: string, partition: number): bigint | undefined {
+    const s = this.partitions.get(key(topic, partition));
+    if (s === undefined) return undefined;
+    if (s.pending.length > 0) return s.pending[s.pending.length - 1]! + 1n;
+    return s.next;
+  }
+
   /** A message was handed to the pipeline. Offsets of one partition arrive in increasing order. */
   started(topic: string, partition: number, offset: string): void {
     this.state(topic, partition).pending.push(BigInt(offset));

@@ -5,16 +5,38 @@
  */
 import { CompressionTypes, type IHeaders, type Message, type Producer } from 'kafkajs';
 import type { Kafka } from './client.js';
+import { withRetry, type RetryOptions } from './retry.js';
 
 export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
-const COMPRESSION = {
+export const COMPRESSION = {
   none: CompressionTypes.None,
   gzip: CompressionTypes.GZIP,
   snappy: CompressionTypes.Snappy,
   lz4: CompressionTypes.LZ4,
   zstd: CompressionTypes.ZSTD,
 } as const;
+
+/** Bytes of record values per produce request; the broker refuses requests over 100 MB. */
+export const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+
+/** Splits records into runs of at most `maxBytes` of values (a larger record gets a run of its own). */
+export function chunksOf<R extends { value: Buffer }>(records: readonly R[], maxBytes: number): R[][] {
+  const chunks: R[][] = [];
+  let current: R[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    if (current.length > 0 && bytes + r.value.length > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += r.value.length;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
 
 export interface OutputRecord {
   topic: string;
@@ -29,8 +51,10 @@ export interface KafkaSinkOptions {
   batchSize?: number;
   lingerMs?: number;
   compression?: Compression;
-  /** An already connected producer to use (e.g. a transactional one); the sink then does not own it. */
+  /** An already connected producer to use; the sink then does not own it. */
   producer?: Producer;
+  /** How a failed batch is retried (a broker restarting) before the sink gives up. */
+  retry?: RetryOptions;
 }
 
 export class KafkaSink {
@@ -70,8 +94,11 @@ export class KafkaSink {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.buffer.length === 0) return;
-    const batch = this.buffer;
+    for (const chunk of chunksOf(this.buffer, MAX_REQUEST_BYTES)) this.sendChunk(chunk);
     this.buffer = [];
+  }
+
+  private sendChunk(batch: readonly OutputRecord[]): void {
     const byTopic = new Map<string, Message[]>();
     for (const r of batch) {
       const list = byTopic.get(r.topic) ?? [];
@@ -84,10 +111,16 @@ export class KafkaSink {
     this.sending = this.sending.then(async () => {
       if (this.failure !== undefined) return;
       try {
-        await this.producer.sendBatch({
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-          compression: COMPRESSION[this.options.compression ?? 'none'],
-        });
+        // The idempotent producer would make a resend safe; KafkaJS's own retries come first, this covers
+        // an outage longer than they last.
+        await withRetry(
+          () =>
+            this.producer.sendBatch({
+              topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+              compression: COMPRESSION[this.options.compression ?? 'none'],
+            }),
+          this.options.retry ?? {},
+        );
         for (const [topic, messages] of byTopic) this.sent.set(topic, (this.sent.get(topic) ?? 0) + messages.length);
       } catch (error) {
         this.failure = error;

@@ -34,6 +34,11 @@ export interface KafkaSourceOptions {
   /** Called after each rebalance with the partitions this member now holds. */
   onAssignment?: (assignment: Record<string, number[]>) => void;
   consumerConfig?: Partial<ConsumerConfig>;
+  /**
+   * Positions a restored state already covers: earlier messages are passed over (and count as processed),
+   * for when the group's committed offsets lag behind the checkpoint (at-least-once after a crash).
+   */
+  resumeFrom?: readonly { topic: string; partition: number; offset: string }[];
 }
 
 export class KafkaSource {
@@ -45,7 +50,15 @@ export class KafkaSource {
   maxObservedInFlight = 0;
   pauses = 0;
 
-  constructor(private readonly options: KafkaSourceOptions) {}
+  /** Messages passed over because a restored checkpoint already covered them. */
+  skipped = 0;
+  /** Messages the consumer delivered again (after it restarted) and that were passed over. */
+  redelivered = 0;
+  private readonly resumeAt: Map<string, bigint>;
+
+  constructor(private readonly options: KafkaSourceOptions) {
+    this.resumeAt = new Map((options.resumeFrom ?? []).map((p) => [`${p.topic}\u0000${p.partition}`, BigInt(p.offset)]));
+  }
 
   /** Cold: subscribing joins the group; unsubscribing leaves it. Completes after `stop()`. */
   messages(): Observable<SourceMessage> {
@@ -80,10 +93,28 @@ export class KafkaSource {
           autoCommit: false,
           eachMessage: async ({ topic, partition, message, heartbeat }) => {
             if (this.stopping || subscriber.closed) return;
-            if (this.tracker.inFlight >= o.maxInFlight) await this.waitForDrain(consumer, heartbeat);
+            if (this.tracker.inFlight >= o.maxInFlight || this.holding) await this.waitForDrain(consumer, heartbeat);
             if (this.stopping || subscriber.closed) return;
+            const seenUpTo = this.tracker.nextUnseen(topic, partition);
+            if (seenUpTo !== undefined && BigInt(message.offset) < seenUpTo) {
+              // Re-delivered after a consumer restart: the pipeline's state already includes it.
+              this.redelivered++;
+              return;
+            }
             this.tracker.started(topic, partition, message.offset);
+            const resume = this.resumeAt.get(`${topic}\u0000${partition}`);
+            if (resume !== undefined && BigInt(message.offset) < resume) {
+              this.tracker.done(topic, partition, message.offset);
+              this.skipped++;
+              return;
+            }
             this.maxObservedInFlight = Math.max(this.maxObservedInFlight, this.tracker.inFlight);
+            // KafkaJS runs a whole fetched batch in one chain of microtasks; yielding now and then lets
+            // timers and I/O (commits, transactions, heartbeats) through while a large batch is processed.
+            if (++this.sinceYield >= 256) {
+              this.sinceYield = 0;
+              await new Promise<void>((resolve) => setImmediate(resolve));
+            }
             subscriber.next({
               topic,
               partition,
@@ -114,7 +145,7 @@ export class KafkaSource {
     consumer.pause(topics);
     this.pauses++;
     try {
-      while (this.tracker.inFlight >= this.options.maxInFlight && !this.stopping) {
+      while ((this.tracker.inFlight >= this.options.maxInFlight || this.holding) && !this.stopping) {
         await new Promise<void>((resolve) => {
           this.drainWaiters.push(resolve);
           // Wake up now and then to heartbeat, so a long stall is not taken for a dead member.
@@ -133,17 +164,33 @@ export class KafkaSource {
     for (const w of waiters) w();
   }
 
+  private holding = false;
+  private sinceYield = 0;
+
+  /**
+   * Stops handing out messages until everything in flight is processed, for a checkpoint that must match
+   * its offsets exactly while asynchronous stages (tokenizer workers) hold messages. Returns a release.
+   */
+  async hold(timeoutMs = 30_000): Promise<() => void> {
+    this.holding = true;
+    const deadline = Date.now() + timeoutMs;
+    while (this.tracker.inFlight > 0 && Date.now() < deadline && !this.stopping) await new Promise((r) => setTimeout(r, 5));
+    return () => {
+      this.holding = false;
+      this.releaseWaiters();
+    };
+  }
+
   /** The pipeline has processed (or dead-lettered) this message. */
   done(message: { topic: string; partition: number; offset: string }): void {
     this.tracker.done(message.topic, message.partition, message.offset);
-    if (this.tracker.inFlight < this.options.maxInFlight) this.releaseWaiters();
+    if (this.tracker.inFlight < this.options.maxInFlight && !this.holding) this.releaseWaiters();
   }
 
   /** Commits the processed prefix of every partition. Call only after the outputs it led to are flushed. */
-  async commit(): Promise<CommitPoint[]> {
-    const points = this.tracker.uncommitted();
+  async commit(points: readonly CommitPoint[] = this.tracker.uncommitted()): Promise<readonly CommitPoint[]> {
     if (points.length === 0 || this.consumer === undefined) return [];
-    await this.consumer.commitOffsets(points);
+    await this.consumer.commitOffsets([...points]);
     this.tracker.markCommitted(points);
     return points;
   }

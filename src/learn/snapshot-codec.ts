@@ -77,7 +77,7 @@ export function decodeModelSnapshot(bytes: Uint8Array): ModelSnapshot {
     const end = start + e.length * Type.BYTES_PER_ELEMENT;
     if (end > bytes.length) fail(`array '${e.name}' runs past the end (truncated snapshot?)`);
     // Copy into a fresh, aligned buffer: the input may be a slice of a larger, unaligned Buffer.
-    const copy = bytes.slice(start, end);
+    const copy = Uint8Array.prototype.slice.call(bytes, start, end);
     arrays[e.name] = new Type(copy.buffer, 0, e.length);
   }
   return { kind: header.kind, version: header.version, dim: header.dim, hashing: header.hashing, labels: header.labels, meta: header.meta, arrays };

@@ -14,7 +14,10 @@ import { TokrsError, describeError, ERROR_CODES } from '../errors.js';
 import { prequential } from '../evaluate/prequential.js';
 import type { MetricsReport } from '../evaluate/report.js';
 import { createFeaturizer } from '../features/featurizer.js';
+import type { EvaluatorSnapshot } from '../evaluate/evaluator.js';
 import type { ModelSnapshot } from '../learn/classifier.js';
+import type { PolicySnapshot } from '../learn/policy.js';
+import type { PipelineCounters } from '../state/checkpoint.js';
 import { createClassifier } from '../learn/factory.js';
 import { LearnerHandle } from '../learn/handle.js';
 import { fieldAccessors, createSampler } from '../sample/config.js';
@@ -22,6 +25,7 @@ import { createRandom } from '../sample/random.js';
 import type { Sampler, SamplerSnapshot } from '../sample/sampler.js';
 import { createTokenizer, type TextTokenizer } from '../tokenize/create-tokenizer.js';
 import { createTokenizeStats, tokenizeAndHash, type TokenizeStats } from '../tokenize/tokenize-operator.js';
+import { tokenizeOnWorkers } from '../tokenize/worker-pool.js';
 import { afterEach } from './after-each.js';
 import type { Example, FeaturedRecord, SourcePosition, TextRecord } from './record.js';
 import type { Reject } from './reject.js';
@@ -46,7 +50,13 @@ export interface PipelineContext {
   /** Next offset to process per partition, for metrics and snapshot records. */
   readonly positions?: () => readonly SourcePosition[];
   /** State to resume from (a checkpoint). */
-  readonly restore?: { model?: ModelSnapshot; sampler?: SamplerSnapshot<Example> };
+  readonly restore?: {
+    model?: ModelSnapshot;
+    sampler?: SamplerSnapshot<Example>;
+    evaluator?: EvaluatorSnapshot;
+    policy?: PolicySnapshot;
+    counters?: PipelineCounters;
+  };
   /** A tokenizer built elsewhere (e.g. shared by several topologies of one A/B replay). */
   readonly tokenizer?: TextTokenizer;
   /** Replaces the tokenize + hash stage, e.g. by one that runs on worker threads. */
@@ -108,10 +118,19 @@ export function topologyPipeline(
     new Observable<TopologyOutput>((subscriber) => {
       const now = (): number => ctx.scheduler?.now() ?? Date.now();
       const featurizer = createFeaturizer(t.features);
-      const tokenizer = ctx.tokenizer ?? createTokenizer(t.tokenize);
+      // Built lazily: with worker threads the main thread needs no tokenizer (nodejieba loads ~100 MB).
+      const tokenizer = t.workers > 0 && ctx.tokenizer === undefined ? undefined : (ctx.tokenizer ?? createTokenizer(t.tokenize));
       const hash = hashSettings(t);
       // Raw bytes of the messages in flight, so a dead letter from any stage carries the original message.
       const inFlight = new Map<string, RawMessage>();
+      const counters = ctx.restore?.counters;
+      if (counters !== undefined) {
+        state.seen = counters.seen;
+        state.labelled = counters.labelled;
+        Object.assign(state.deadLetters, counters.deadLetters);
+        state.snapshotVersion = counters.snapshotVersion;
+        Object.assign(state.tokenize, counters.tokenize);
+      }
 
       const finish = (position: SourcePosition | undefined): void => {
         if (position === undefined) return;
@@ -150,7 +169,8 @@ export function topologyPipeline(
         const model = state.learner.snapshot();
         if (model === undefined) return;
         state.snapshotVersion++;
-        const overall = state.lastReport?.overall;
+        // Metrics as of this snapshot, straight from the live evaluator (so a restored run agrees).
+        const overall = state.learner.evaluator?.overall.get();
         subscriber.next({
           kind: 'snapshot',
           record: modelSnapshotToRecord(model, {
@@ -179,7 +199,9 @@ export function topologyPipeline(
 
       const tokenizeStage =
         ctx.tokenizeStage?.(reject, state.tokenize) ??
-        tokenizeAndHash({ tokenizer, featurizer, reject, stats: state.tokenize });
+        (t.workers > 0
+          ? tokenizeOnWorkers({ tokenize: t.tokenize, features: t.features, workers: t.workers, reject, stats: state.tokenize })
+          : tokenizeAndHash({ tokenizer: tokenizer ?? createTokenizer(t.tokenize), featurizer, reject, stats: state.tokenize }));
 
       const subscription = raw$
         .pipe(
@@ -212,6 +234,8 @@ export function topologyPipeline(
             handle: state.learner,
             ...(ctx.scheduler === undefined ? {} : { scheduler: ctx.scheduler }),
             ...(ctx.restore?.model === undefined ? {} : { initial: ctx.restore.model }),
+            ...(ctx.restore?.evaluator === undefined ? {} : { initialEvaluator: ctx.restore.evaluator }),
+            ...(ctx.restore?.policy === undefined ? {} : { initialPolicy: ctx.restore.policy }),
           }),
         )
         .subscribe({

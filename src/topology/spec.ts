@@ -51,6 +51,17 @@ export const outputsSchema = z
   })
   .strict();
 
+export const checkpointSchema = z
+  .object({
+    /** Compacted topic holding the latest state of each process (key: topology/instance). */
+    topic: topicName,
+    /** Checkpoint after this many processed messages… */
+    everyMessages: z.number().int().positive().default(5000),
+    /** …or this many ms, whichever comes first. */
+    everyMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
 export const topologySchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'a name of letters, digits, ".", "_", "-"'),
@@ -67,8 +78,19 @@ export const topologySchema = z
     train: trainConfigSchema.prefault({}),
     evaluate: evaluateConfigSchema.prefault({}),
     outputs: outputsSchema.prefault({}),
+    /**
+     * at-least-once: outputs are flushed before offsets are committed; after a crash some outputs may be
+     * published twice (metrics records carry their source offsets, so readers can drop duplicates).
+     * exactly-once: outputs, the checkpoint and the consumer offsets are committed in one Kafka transaction.
+     */
+    guarantee: z.enum(['at-least-once', 'exactly-once']).default('at-least-once'),
+    checkpoint: checkpointSchema.nullable().default(null),
   })
-  .strict();
+  .strict()
+  .refine((t) => t.guarantee === 'at-least-once' || t.checkpoint !== null, {
+    message: 'exactly-once needs a checkpoint section (the state is committed with the outputs)',
+    path: ['checkpoint'],
+  });
 
 export type Topology = z.output<typeof topologySchema>;
 export type TopologyInput = z.input<typeof topologySchema>;

@@ -125,6 +125,11 @@ export const checkpoint: CheckpointRecord = {
     { topic: 'waimai', partition: 1, offset: 998, state: Buffer.alloc(0) },
   ],
   model: Buffer.from([9, 8, 7, 6]),
+  instance: 'main',
+  sampler: Buffer.from([5, 4]),
+  evaluator: '{"version":1}',
+  policy: '{"labelled":3}',
+  counters: '{"seen":1002}',
   sourceOffsets: [{ topic: 'waimai', partition: 0, offset: 1002 }],
   createdAt: 1_700_000_004_000,
 };
@@ -136,7 +141,7 @@ export const SAMPLES: { [N in SchemaName]: { record: RecordTypes[N]; version: nu
   'dev.tokrs.ModelSnapshot': { record: modelSnapshot, version: 1, file: 'model-snapshot.v1.avsc' },
   'dev.tokrs.Prediction': { record: prediction, version: 1, file: 'prediction.v1.avsc' },
   'dev.tokrs.DeadLetter': { record: deadLetter, version: 1, file: 'dead-letter.v1.avsc' },
-  'dev.tokrs.Checkpoint': { record: checkpoint, version: 1, file: 'checkpoint.v1.avsc' },
+  'dev.tokrs.Checkpoint': { record: checkpoint, version: 2, file: 'checkpoint.v2.avsc' },
 };
 
 /** Plain data (no avsc record classes) so records compare with deepStrictEqual. */
