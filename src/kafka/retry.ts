@@ -23,6 +23,7 @@ const RETRIABLE_NAMES = new Set([
   'KafkaJSLockTimeout',
   'KafkaJSMetadataNotLoaded',
   'KafkaJSStaleTopicMetadataAssignment',
+  'KafkaJSGroupCoordinatorNotFound',
 ]);
 
 /** KafkaJS marks retriable protocol errors; connection-level failures are retriable too. */
@@ -30,7 +31,11 @@ export function isRetriableKafkaError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const e = error as { retriable?: unknown; name?: unknown; type?: unknown };
   if (e.type === 'PRODUCER_FENCED' || e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED') return false;
-  return e.retriable === true || (typeof e.name === 'string' && RETRIABLE_NAMES.has(e.name));
+  if (e.retriable === true || (typeof e.name === 'string' && RETRIABLE_NAMES.has(e.name))) return true;
+  // KafkaJS wraps the last error of its own exhausted retries as non-retriable; what it gave up on
+  // (a coordinator not found while the broker restarts) may still succeed a little later.
+  const cause = (error as { cause?: unknown }).cause;
+  return (e.name === 'KafkaJSNonRetriableError' || e.name === 'KafkaJSNumberOfRetriesExceeded') && cause !== undefined && isRetriableKafkaError(cause);
 }
 
 export async function withRetry<T>(body: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {

@@ -42,3 +42,11 @@ test('gives up after the configured retries', async () => {
   assert.equal(calls, 4);
   assert.equal(isRetriableKafkaError(new Error('plain')), false);
 });
+
+test('what KafkaJS gave up on while a broker restarts is retried; a wrapped fatal error is not', () => {
+  const coordinator = Object.assign(new Error('Failed to find group coordinator'), { name: 'KafkaJSGroupCoordinatorNotFound', retriable: false });
+  const wrapped = Object.assign(new Error('Failed to find group coordinator'), { name: 'KafkaJSNonRetriableError', retriable: false, cause: coordinator });
+  assert.equal(isRetriableKafkaError(wrapped), true);
+  const fenced = Object.assign(new Error('fenced'), { name: 'KafkaJSProtocolError', type: 'PRODUCER_FENCED', retriable: false });
+  assert.equal(isRetriableKafkaError(Object.assign(new Error('x'), { name: 'KafkaJSNonRetriableError', cause: fenced })), false);
+});
