@@ -1,7 +1,7 @@
 /** `tokrs dashboard [topology.yaml…]`: the live dashboard for running topologies, on 127.0.0.1 by default. */
 import type { Command } from 'commander';
 import { configError } from '../errors.js';
-import { createLogger } from '../observe/logger.js';
+import { createLogger, type Logger } from '../observe/logger.js';
 import { startDashboard, type DashboardHandle } from '../observe/dashboard/server.js';
 import { loadTopology } from '../topology/load.js';
 import type { Topology } from '../topology/spec.js';
@@ -11,6 +11,8 @@ export interface DashboardFlags {
   port?: number;
   host?: string;
   token?: string;
+  /** Default: JSON logs on standard error. */
+  logger?: Logger;
 }
 
 export const DEFAULT_DASHBOARD_PORT = 8790;
@@ -29,7 +31,7 @@ export async function serveDashboard(topologies: readonly Topology[], brokers: r
     brokers,
     host: flags.host ?? '127.0.0.1',
     port: flags.port ?? DEFAULT_DASHBOARD_PORT,
-    logger: createLogger(),
+    logger: flags.logger ?? createLogger(),
     ...(flags.token === undefined ? {} : { token: flags.token }),
   });
 }
