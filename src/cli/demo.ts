@@ -102,7 +102,9 @@ export function registerDemo(program: Command): void {
             ? Promise.resolve(given)
             : (async () => {
                 say('starting a local Kafka broker (the first start fetches its jars)...');
-                broker = await LocalBroker.start({ dataDir: mkdtempSync(join(tmpdir(), 'tokrs-demo-')) });
+                // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and a broker
+                // that stopped with us could not take the run's last flush and commit. We stop it last.
+                broker = await LocalBroker.start({ dataDir: mkdtempSync(join(tmpdir(), 'tokrs-demo-')), detached: true });
                 return [broker.bootstrap];
               })();
         const [corpusR, brokersR] = await Promise.allSettled([corpusP, brokersP]);
