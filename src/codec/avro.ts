@@ -12,6 +12,7 @@
 import avro from 'avsc';
 import type { Type } from 'avsc';
 import { ERROR_CODES, TokrsError, describeError } from '../errors.js';
+import { avroBoundsProblem } from './avro-bounds.js';
 import type { RecordTypes, SchemaName } from './records.js';
 import { type SchemaEntry, type SchemaStore, defaultSchemas, schemaError } from './schemas.js';
 
@@ -121,6 +122,10 @@ export function resolverFor(reader: Type, writer: Type): ReturnType<Type['create
 export function decodeBody(reader: SchemaEntry, writer: SchemaEntry | Type, body: Buffer): unknown {
   const writerType = writer instanceof avro.Type ? writer : writer.type;
   const resolver = writerType === reader.type ? undefined : resolverFor(reader.type, writerType);
+  const problem = avroBoundsProblem(writerType, body);
+  if (problem !== undefined) {
+    throw new TokrsError(ERROR_CODES.DECODE, `cannot decode ${body.length} bytes as ${reader.name} v${reader.version}: ${problem}`);
+  }
   try {
     return reader.type.fromBuffer(body, resolver);
   } catch (error) {

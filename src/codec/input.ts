@@ -117,6 +117,21 @@ function textDecoder(settings: DecodeConfig): InputDecoder {
   return (value, meta) => finish({ text: decodeUtf8(checkValue(value, settings)) }, meta, settings, 'text');
 }
 
+/**
+ * A found value for an error message: at most 80 characters, and never a throw (JSON.stringify overflows
+ * the stack on a 50,000-deep array, which test/fuzz/decoders found in a label field).
+ */
+function shown(v: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(v);
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) return typeOf(v);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 const typeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 /** The value at a dotted path, or undefined when any step is missing or not an object. */
@@ -153,7 +168,7 @@ function jsonDecoder(settings: DecodeConfig): InputDecoder {
       const label = getPath(json, fields.label);
       if (label !== undefined && label !== null) {
         if (typeof label !== 'string') {
-          throw fieldError(`label field '${fields.label}' must be a string, got ${typeOf(label)} ${JSON.stringify(label)}`);
+          throw fieldError(`label field '${fields.label}' must be a string, got ${typeOf(label)} ${shown(label)}`);
         }
         if (label.length === 0) throw fieldError(`label field '${fields.label}' is empty; omit it or use null for no label`);
         found.label = label;
@@ -164,7 +179,7 @@ function jsonDecoder(settings: DecodeConfig): InputDecoder {
       if (id !== undefined && id !== null) {
         if (typeof id === 'string' && id.length > 0) found.id = id;
         else if (typeof id === 'number' && Number.isSafeInteger(id)) found.id = String(id);
-        else throw fieldError(`id field '${fields.id}' must be a non-empty string or an integer, got ${typeOf(id)} ${JSON.stringify(id)}`);
+        else throw fieldError(`id field '${fields.id}' must be a non-empty string or an integer, got ${typeOf(id)} ${shown(id)}`);
       }
     }
     if (fields.timestamp !== null) {
@@ -186,7 +201,7 @@ function parseTimestamp(value: unknown, field: string): number {
   else if (typeof value === 'string') ms = /^-?\d+$/.test(value) ? Number(value) : Date.parse(value);
   if (!Number.isFinite(ms)) {
     throw fieldError(
-      `timestamp field '${field}' must be ms since the epoch or an ISO 8601 date, got ${typeOf(value)} ${JSON.stringify(value)}`,
+      `timestamp field '${field}' must be ms since the epoch or an ISO 8601 date, got ${typeOf(value)} ${shown(value)}`,
     );
   }
   return Math.trunc(ms);
