@@ -69,8 +69,18 @@ test('SIGKILL at random points: exactly 50,000 counted, no metrics window twice 
   const kills: number[] = [];
   for (let k = 0; k < 3; k++) {
     const run = startRun(file);
-    // Let it restore and get going, then kill it somewhere in the middle of its work.
-    const delay = 4_000 + Math.floor(random.next() * 4_000);
+    // Let it restore, join the group and get going (its first metrics line), then kill it somewhere in the
+    // middle of its work.
+    const going = (): boolean => run.output().includes('"msg":"metrics"');
+    const started = await Promise.race([
+      run.exited.then(() => false),
+      (async () => {
+        while (!going()) await new Promise((r) => setTimeout(r, 50));
+        return true;
+      })(),
+    ]);
+    if (!started) break;
+    const delay = 300 + Math.floor(random.next() * 2_500);
     const outcome = await Promise.race([run.exited.then(() => 'exited'), new Promise((r) => setTimeout(() => r('kill'), delay))]);
     if (outcome === 'exited') break; // It finished before this kill; the remaining kills are moot.
     run.child.kill('SIGKILL');
