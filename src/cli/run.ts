@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { createKafka } from '../kafka/client.js';
 import { createLogger } from '../observe/logger.js';
+import { createTopologyMetrics } from '../observe/prometheus.js';
 import { loadTopology } from '../topology/load.js';
 import { startTopology } from '../topology/runner.js';
 import { resolveBrokers } from './brokers.js';
@@ -17,16 +18,23 @@ export function registerRun(program: Command): void {
     .option('--run-id <id>', 'run id carried by every output record (default: a random UUID)')
     .option('--ui', 'also serve the live dashboard for this topology (127.0.0.1)', false)
     .option('--ui-port <n>', 'port of the --ui dashboard', parsePort, DEFAULT_DASHBOARD_PORT)
+    .option('--metrics-port <n>', 'serve Prometheus metrics on 127.0.0.1:<n>/metrics', (v) => Number(v))
     .option('--session-timeout <ms>', 'consumer group session timeout: how soon a dead process is noticed', (v) => Number(v))
     .option('--instance <name>', 'this process within the consumer group; keys its checkpoint and transactional id', 'main')
-    .action(async (file: string, opts: { brokers?: string; idleExit?: number; runId?: string; instance: string; ui: boolean; uiPort: number; sessionTimeout?: number }) => {
+    .action(async (file: string, opts: { brokers?: string; idleExit?: number; runId?: string; instance: string; ui: boolean; uiPort: number; sessionTimeout?: number; metricsPort?: number }) => {
       const topology = loadTopology(file);
       const logger = createLogger();
       const kafka = createKafka({ brokers: resolveBrokers(opts.brokers, topology.source.brokers), clientId: `tokrs-${topology.name}` });
+      const metrics = opts.metricsPort === undefined ? undefined : createTopologyMetrics(topology.name, opts.instance);
+      if (metrics !== undefined && opts.metricsPort !== undefined) {
+        await metrics.listen(opts.metricsPort);
+        logger.info({ step: 'observe', url: `http://127.0.0.1:${opts.metricsPort}/metrics` }, 'Prometheus metrics');
+      }
       const run = await startTopology(topology, {
         kafka,
         logger,
         instance: opts.instance,
+        ...(metrics === undefined ? {} : { metrics }),
         ...(opts.sessionTimeout === undefined ? {} : { sessionTimeout: opts.sessionTimeout }),
         ...(opts.idleExit === undefined ? {} : { idleExitMs: opts.idleExit }),
         ...(opts.runId === undefined ? {} : { runId: opts.runId }),
@@ -42,7 +50,7 @@ export function registerRun(program: Command): void {
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      const summary = await run.finished.finally(() => dashboard?.close());
+      const summary = await run.finished.finally(() => Promise.all([dashboard?.close(), metrics?.close()]));
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       process.stdout.write(`${JSON.stringify(summary)}\n`);

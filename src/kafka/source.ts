@@ -32,7 +32,9 @@ export interface KafkaSourceOptions {
   sessionTimeout?: number;
   heartbeatInterval?: number;
   /** Called after each rebalance with the partitions this member now holds. */
-  onAssignment?: (assignment: Record<string, number[]>) => void;
+  onAssignment?: (assignment: Record<string, number[]>, revoked: { topic: string; partition: number }[]) => void;
+  /** Called as soon as the consumer learns a rebalance has started (before the new assignment). */
+  onRebalancing?: () => void;
   consumerConfig?: Partial<ConsumerConfig>;
   /**
    * Positions a restored state already covers: earlier messages are passed over (and count as processed),
@@ -75,12 +77,20 @@ export class KafkaSource {
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
         const next = event.payload.memberAssignment;
         // Partitions that moved to another member: their in-flight work no longer counts here.
+        const revoked: { topic: string; partition: number }[] = [];
         for (const [topic, partitions] of Object.entries(assignment)) {
-          for (const p of partitions) if (!(next[topic] ?? []).includes(p)) this.tracker.forget(topic, p);
+          for (const p of partitions) {
+            if (!(next[topic] ?? []).includes(p)) {
+              this.tracker.forget(topic, p);
+              revoked.push({ topic, partition: p });
+            }
+          }
         }
         assignment = next;
-        o.onAssignment?.(next);
+        this.assignment = next;
+        o.onAssignment?.(next, revoked);
       });
+      consumer.on(consumer.events.REBALANCING, () => o.onRebalancing?.());
       consumer.on(consumer.events.CRASH, (event) => {
         // KafkaJS restarts the consumer itself on retriable errors; a crash it will not restart ends the stream.
         if (!event.payload.restart) subscriber.error(event.payload.error);
@@ -166,6 +176,37 @@ export class KafkaSource {
 
   private holding = false;
   private sinceYield = 0;
+  /** The partitions this member holds now. */
+  assignment: Record<string, number[]> = {};
+
+  /** Stops handing out messages until `unblock()` (while the pipeline is being rewound). */
+  block(): void {
+    this.holding = true;
+  }
+
+  unblock(): void {
+    this.holding = false;
+    this.releaseWaiters();
+  }
+
+  /**
+   * Forgets every partition's progress and moves the consumer back to `positions` (a checkpoint's), for
+   * partitions this member holds: their messages are delivered and processed again.
+   */
+  rewind(positions: readonly { topic: string; partition: number; offset: string }[]): void {
+    for (const [topic, partitions] of Object.entries(this.assignment)) for (const p of partitions) this.tracker.forget(topic, p);
+    this.resumeAt.clear();
+    for (const p of positions) {
+      if (!(this.assignment[p.topic] ?? []).includes(p.partition)) continue;
+      this.resumeAt.set(`${p.topic}\u0000${p.partition}`, BigInt(p.offset));
+      try {
+        this.consumer?.seek({ topic: p.topic, partition: p.partition, offset: p.offset });
+      } catch {
+        // The consumer is rejoining its group: it will start from the committed offsets, which are the
+        // checkpoint's positions (nothing is committed while a rebalance is under way).
+      }
+    }
+  }
 
   /**
    * Stops handing out messages until everything in flight is processed, for a checkpoint that must match

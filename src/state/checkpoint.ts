@@ -145,10 +145,12 @@ export async function readLatestCheckpoint(kafka: Kafka, topic: string, key: str
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     let lastActivity = Date.now();
+    let received = false;
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         lastActivity = Date.now();
+        received = true;
         for (const message of batch.messages) {
           if (message.key?.toString() === key && message.value !== null) {
             latest = decodeRecord(SCHEMA_NAMES.checkpoint, message.value, message.headers);
@@ -162,9 +164,10 @@ export async function readLatestCheckpoint(kafka: Kafka, topic: string, key: str
       },
     });
     const started = Date.now();
-    // Done when every partition was read to its end; a quiet second after that covers a log that ends in
-    // markers only, which yields no batch at all.
-    while (pending.size > 0 && !(Date.now() - lastActivity > 500 && Date.now() - started > 1000)) {
+    // Done when every partition was read to its end. A log that ends in transaction markers may never
+    // report its last offset, so a quiet second after the first batch also ends the read (the group join
+    // before the first batch can take longer than that, hence not before it).
+    while (pending.size > 0 && !(received && Date.now() - lastActivity > 1000) && !(!received && Date.now() - started > 20_000)) {
       if (Date.now() - started > 60_000) throw new TokrsError(ERROR_CODES.KAFKA, `reading checkpoints from ${topic} took over 60 s`, { retriable: true });
       await new Promise((r) => setTimeout(r, 50));
     }

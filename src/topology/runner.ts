@@ -13,7 +13,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
-import type { Subscription } from 'rxjs';
+import { Subject, type Subscription } from 'rxjs';
+import type { RawMessage } from '../codec/decode-operator.js';
+import type { CheckpointRecord } from '../codec/records.js';
 import { encodeRecord } from '../codec/avro.js';
 import { SCHEMA_NAMES } from '../codec/records.js';
 import { describeError } from '../errors.js';
@@ -24,6 +26,7 @@ import { withRetry, type RetryOptions } from '../kafka/retry.js';
 import type { CommitPoint } from '../kafka/offset-tracker.js';
 import { KafkaSource } from '../kafka/source.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
+import type { TopologyMetrics } from '../observe/prometheus.js';
 import { captureCheckpoint, checkpointKey, encodeCheckpoint, readLatestCheckpoint, restoredFrom, type RestoredState } from '../state/checkpoint.js';
 import { PipelineState, topologyPipeline, type PipelineContext, type TopologyOutput } from './pipeline.js';
 import type { Topology } from './spec.js';
@@ -45,6 +48,26 @@ export interface RunOptions {
   onOutput?: (output: TopologyOutput) => void;
   /** Replaces the tokenize stage, e.g. with worker threads. */
   tokenizeStage?: PipelineContext['tokenizeStage'];
+  /** Prometheus metrics to keep up to date (outputs, and consumer lag polled every 5 s). */
+  metrics?: TopologyMetrics;
+}
+
+/** Messages in the source topics that the group has not committed yet, summed over partitions. */
+export async function consumerLag(kafka: Kafka, groupId: string, topics: readonly string[]): Promise<number> {
+  return withAdmin(kafka, async (admin) => {
+    let lag = 0;
+    const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+    for (const { topic, partitions } of committed) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      for (const p of partitions) {
+        const end = ends.find((e) => e.partition === p.partition);
+        if (end === undefined) continue;
+        const from = Number(p.offset) < 0 ? Number(end.low) : Number(p.offset);
+        lag += Math.max(0, Number(end.high) - from);
+      }
+    }
+    return lag;
+  });
 }
 
 export interface RunHandle {
@@ -67,6 +90,8 @@ export interface RunSummary {
   maxInFlight: number;
   checkpoints: number;
   restoredFrom: number | null;
+  /** Times this process went back to its last checkpoint after partitions moved to another member. */
+  rewinds: number;
 }
 
 /** The output topics a topology writes, with the configs they are created with. */
@@ -79,7 +104,14 @@ export function outputTopics(t: Topology): TopicSpec[] {
   if (o.predictions) specs.push({ topic: o.predictions.topic, partitions });
   if (o.deadLetters) specs.push({ topic: o.deadLetters.topic, partitions });
   // Only the latest state of each process matters: compaction keeps the state topic small.
-  if (t.checkpoint) specs.push({ topic: t.checkpoint.topic, partitions: 1, configs: { 'cleanup.policy': 'compact' } });
+  // Small segments, so the compactor can drop old checkpoints soon and a restore reads little.
+  if (t.checkpoint) {
+    specs.push({
+      topic: t.checkpoint.topic,
+      partitions: 1,
+      configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(64 * 1024 * 1024), 'segment.ms': '600000', 'min.cleanable.dirty.ratio': '0.1' },
+    });
+  }
   return specs;
 }
 
@@ -212,11 +244,18 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     ...(restored === undefined ? {} : { resumeFrom: restored.positions }),
     ...(options.sessionTimeout === undefined ? {} : { sessionTimeout: options.sessionTimeout, heartbeatInterval: Math.floor(options.sessionTimeout / 5) }),
     ...(t.guarantee === 'exactly-once' ? { consumerConfig: { readUncommitted: false } } : {}),
-    onAssignment: (assignment) => {
+    onAssignment: (assignment, revoked) => {
       // Idleness counts from the moment there is something to read, not from a long group join.
       lastMessageAt = Date.now();
       assigned = true;
-      log.info({ step: 'source', assignment }, 'partitions assigned');
+      log.info({ step: 'source', assignment, revoked }, 'partitions assigned');
+      if (revoked.length > 0 && t.guarantee === 'exactly-once' && t.checkpoint !== null) rewind(revoked);
+      else blockCommits = false;
+    },
+    // From here until the new assignment, nothing is committed: offsets of partitions about to move must
+    // not run ahead of what their next owner will read.
+    onRebalancing: () => {
+      if (t.guarantee === 'exactly-once') blockCommits = true;
     },
   });
 
@@ -241,17 +280,22 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     committer = alo;
   }
 
-  const state = new PipelineState();
+  let state = new PipelineState();
+  /** The last checkpoint known committed: what a rewind after losing partitions goes back to. */
+  let lastCommitted: { record: CheckpointRecord | undefined; restored: RestoredState | undefined } = { record: undefined, restored };
+  let blockCommits = false;
+  let rewinds = 0;
   let checkpointVersion = restored?.version ?? 0;
   let checkpoints = 0;
   let processedSinceCheckpoint = 0;
   let lastCheckpointAt = Date.now();
-  let subscription: Subscription | undefined;
+  let pipelineSubscription: Subscription | undefined;
+  let sourceSubscription: Subscription | undefined;
   let stopped = false;
   let failed: unknown;
 
   /** The checkpoint record of the state as it is now: only between messages, with nothing in flight. */
-  const takeCheckpoint = (): OutputRecord | undefined => {
+  const takeCheckpoint = (): { out: OutputRecord; record: CheckpointRecord } | undefined => {
     if (t.checkpoint === null || source.tracker.inFlight > 0) return undefined;
     checkpointVersion++;
     checkpoints++;
@@ -266,7 +310,16 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
       positions: source.tracker.positions(),
       now: Date.now(),
     });
-    return { topic: t.checkpoint.topic, key: checkpointKey(t.name, instance), ...encodeCheckpoint(record) };
+    return { out: { topic: t.checkpoint.topic, key: checkpointKey(t.name, instance), ...encodeCheckpoint(record) }, record };
+  };
+  /** Commits and, once it is durable, remembers the checkpoint as the one to rewind to. */
+  const commitWith = async (
+    checkpoint: { out: OutputRecord; record: CheckpointRecord } | undefined,
+    points: readonly CommitPoint[],
+    outputs: readonly OutputRecord[],
+  ): Promise<void> => {
+    await committer.commit(checkpoint?.out, points, outputs);
+    if (checkpoint !== undefined) lastCommitted = { record: checkpoint.record, restored: undefined };
   };
   const checkpointDue = (): boolean =>
     t.checkpoint !== null &&
@@ -280,7 +333,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
   const commit = (force: boolean): Promise<void> => {
     // While a commit is still on its way, a new checkpoint waits for the next chance rather than queueing
     // behind it: checkpoints may be megabytes, and a queue of them would only add memory and lag.
-    if (inProgress > 0 && !force) return committing;
+    if ((inProgress > 0 || blockCommits) && !force) return committing;
     const due = force || checkpointDue();
     if (due && t.checkpoint !== null && source.tracker.inFlight > 0) {
       // Asynchronous stages hold messages: pause the source until they drain, then checkpoint.
@@ -292,7 +345,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
           const release = await source.hold();
           try {
             const checkpoint = takeCheckpoint();
-            await committer.commit(checkpoint, source.tracker.uncommitted(), committer.takeOutputs());
+            await commitWith(checkpoint, source.tracker.uncommitted(), committer.takeOutputs());
           } finally {
             holding = false;
             release();
@@ -310,7 +363,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     const points = source.tracker.uncommitted();
     const outputs = committer.takeOutputs();
     inProgress++;
-    committing = committing.then(() => committer.commit(checkpoint, points, outputs)).finally(() => void inProgress--);
+    committing = committing.then(() => commitWith(checkpoint, points, outputs)).finally(() => void inProgress--);
     if (checkpoint !== undefined) log.debug({ step: 'checkpoint', version: checkpointVersion, points }, 'checkpoint');
     return committing;
   };
@@ -326,6 +379,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     }
   };
 
+  let restartPipeline: (restore: RestoredState | undefined) => void = () => undefined;
   const finished = new Promise<RunSummary>((resolve, reject) => {
     const timer = setInterval(() => {
       commit(false).catch(onCommitError);
@@ -336,8 +390,17 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
       }
     }, options.commitIntervalMs ?? 1000);
 
+    const lagTimer =
+      options.metrics === undefined
+        ? undefined
+        : setInterval(() => {
+            consumerLag(kafka, groupId, t.source.topics)
+              .then((lag) => options.metrics?.setLag(lag))
+              .catch(() => undefined);
+          }, 5_000);
     const end = async (error?: unknown): Promise<void> => {
       clearInterval(timer);
+      if (lagTimer !== undefined) clearInterval(lagTimer);
       error ??= failed;
       try {
         if (error === undefined) await commit(true);
@@ -355,64 +418,121 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
         maxInFlight: source.maxObservedInFlight,
         checkpoints,
         restoredFrom: restored?.version ?? null,
+        rewinds,
       };
       log.info({ step: 'run', ...summary }, error === undefined ? 'stopped' : 'failed');
       if (error === undefined) resolve(summary);
       else reject(error instanceof Error ? error : new Error(describeError(error)));
     };
 
-    subscription = source
-      .messages()
-      .pipe(
-        topologyPipeline(
-          t,
-          {
-            runId,
-            done: (position) => {
-              lastMessageAt = Date.now();
-              processedSinceCheckpoint++;
-              source.done(position);
-              // Every N messages, not only at the next tick: captured now, between two messages.
-              if (t.checkpoint !== null && processedSinceCheckpoint >= t.checkpoint.everyMessages && source.tracker.inFlight === 0) {
-                commit(false).catch(onCommitError);
-              }
-            },
-            positions: () => source.tracker.positions(),
-            ...(restored === undefined ? {} : { restore: restored }),
-            ...(options.tokenizeStage === undefined ? {} : { tokenizeStage: options.tokenizeStage }),
-          },
-          state,
-        ),
-      )
-      .subscribe({
-        next(output) {
-          const record = encodeOutput(t, output);
-          if (record !== undefined) committer.send(record);
-          options.onOutput?.(output);
-          if (output.kind === 'metrics') {
-            const r = output.report;
-            log.info(
-              {
-                step: 'evaluate',
-                trigger: r.trigger,
-                messages: r.counts.messages,
-                accuracy: round(r.overall.accuracy),
-                macroF1: round(r.overall.macroF1),
-                rollingAccuracy: r.rolling === null ? null : round(r.rolling.accuracy),
-                perSecond: Math.round(r.throughput.messagesPerSecond),
+    const input$ = new Subject<RawMessage>();
+    const startPipeline = (restore: RestoredState | undefined): void => {
+      pipelineSubscription = input$
+        .pipe(
+          topologyPipeline(
+            t,
+            {
+              runId,
+              done: (position) => {
+                lastMessageAt = Date.now();
+                processedSinceCheckpoint++;
+                source.done(position);
+                // Every N messages, not only at the next tick: captured now, between two messages.
+                if (t.checkpoint !== null && processedSinceCheckpoint >= t.checkpoint.everyMessages && source.tracker.inFlight === 0) {
+                  commit(false).catch(onCommitError);
+                }
               },
-              'metrics',
-            );
-          }
-        },
-        error: (error: unknown) => void end(error),
-        complete: () => void end(),
-      });
+              positions: () => source.tracker.positions(),
+              ...(restore === undefined ? {} : { restore }),
+              ...(options.tokenizeStage === undefined ? {} : { tokenizeStage: options.tokenizeStage }),
+            },
+            state,
+          ),
+        )
+        .subscribe({
+          next(output) {
+            const record = encodeOutput(t, output);
+            if (record !== undefined) committer.send(record);
+            options.onOutput?.(output);
+            options.metrics?.observe(output);
+            if (output.kind === 'metrics') {
+              const r = output.report;
+              log.info(
+                {
+                  step: 'evaluate',
+                  trigger: r.trigger,
+                  messages: r.counts.messages,
+                  accuracy: round(r.overall.accuracy),
+                  macroF1: round(r.overall.macroF1),
+                  rollingAccuracy: r.rolling === null ? null : round(r.rolling.accuracy),
+                  perSecond: Math.round(r.throughput.messagesPerSecond),
+                },
+                'metrics',
+              );
+            }
+          },
+          error: (error: unknown) => void end(error),
+          complete: () => void end(),
+        });
+    };
+    restartPipeline = startPipeline;
+    startPipeline(restored);
+    sourceSubscription = source.messages().subscribe(input$);
   });
+
+  /**
+   * After losing partitions to another member (exactly-once): this process's state includes messages of
+   * those partitions past their committed offsets, which the new owner will process too. Going back to the
+   * last committed checkpoint, for every partition, keeps each message counted once across the group.
+   */
+  const rewind = (revoked: readonly { topic: string; partition: number }[]): void => {
+    source.block();
+    rewinds++;
+    void committing
+      .catch(() => undefined)
+      .then(async () => {
+        committer.takeOutputs(); // Outputs of the discarded work: never published.
+        const target = lastCommitted.restored ?? (lastCommitted.record === undefined ? undefined : restoredFrom(lastCommitted.record));
+        const positions = [...(target?.positions ?? [])];
+        // Partitions with no position in that checkpoint go back to the group's committed offset (another
+        // member's work), or where the group starts reading when nothing was committed.
+        const missing = Object.entries(source.assignment).flatMap(([topic, ps]) =>
+          ps.filter((p) => !positions.some((x) => x.topic === topic && x.partition === p)).map((partition) => ({ topic, partition })),
+        );
+        if (missing.length > 0) {
+          await withAdmin(kafka, async (admin) => {
+            for (const topic of new Set(missing.map((m) => m.topic))) {
+              const offsets = await admin.fetchTopicOffsets(topic);
+              const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
+              for (const m of missing.filter((x) => x.topic === topic)) {
+                const c = committed.find((x) => x.partition === m.partition);
+                const o = offsets.find((x) => x.partition === m.partition);
+                if (c !== undefined && Number(c.offset) >= 0) positions.push({ topic, partition: m.partition, offset: c.offset });
+                else if (o !== undefined) positions.push({ topic, partition: m.partition, offset: t.source.start === 'earliest' ? o.low : o.high });
+              }
+            }
+          });
+        }
+        pipelineSubscription?.unsubscribe();
+        state = new PipelineState();
+        checkpointVersion = target?.version ?? 0;
+        processedSinceCheckpoint = 0;
+        restartPipeline(target);
+        source.rewind(positions);
+        log.info({ step: 'rebalance', revoked, checkpoint: target?.version ?? null }, 'partitions moved away: back to the last committed checkpoint');
+      })
+      .catch((error: unknown) => onCommitError(error))
+      .finally(() => {
+        blockCommits = false;
+        source.unblock();
+      });
+  };
 
   return {
     runId,
-    state,
+    get state() {
+      return state;
+    },
     source,
     restored,
     finished,
@@ -422,7 +542,8 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
         source.stop();
       }
       const summary = await finished;
-      subscription?.unsubscribe();
+      pipelineSubscription?.unsubscribe();
+      sourceSubscription?.unsubscribe();
       return summary;
     },
   };
