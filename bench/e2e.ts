@@ -11,9 +11,10 @@
  *
  * Starts its own broker (LocalBroker, temp data dir) unless KAFKA_BROKERS is set; feeding the topic is
  * not timed. Every consumer reads the same topic from the beginning with a fresh group. Each rate counts
- * from its first message to its last (tokrs: from the first processed message to the last, read from
- * the run's counters), so group joins, worker start-up (a nodejieba dictionary per worker) and the idle exit are left
- * out; they are shown separately as "start". The bare ceilings are measured before and after the tokrs
+ * from its first message to its last (tokrs: from the first processed message to the last, read from the
+ * run's counters; bare KafkaJS: from its first fetch request, as one fetch can hold the whole topic), so
+ * group joins, worker start-up (a nodejieba dictionary per worker) and the idle exit are left out; they
+ * are shown separately as "start". The bare ceilings are measured before and after the tokrs
  * runs and the better of the two is used, which makes the ratios conservative on this shared machine.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
