@@ -105,6 +105,15 @@ export class KafkaSource {
             if (this.stopping || subscriber.closed) return;
             if (this.tracker.inFlight >= o.maxInFlight || this.holding) await this.waitForDrain(consumer, heartbeat);
             if (this.stopping || subscriber.closed) return;
+            const seekTo = this.pendingSeeks.get(`${topic}\u0000${partition}`);
+            if (seekTo !== undefined) {
+              this.pendingSeeks.delete(`${topic}\u0000${partition}`);
+              if (BigInt(message.offset) !== seekTo) {
+                // Not where the rewound state continues: go there, and take this message again from there.
+                consumer.seek({ topic, partition, offset: seekTo.toString() });
+                return;
+              }
+            }
             const seenUpTo = this.tracker.nextUnseen(topic, partition);
             if (seenUpTo !== undefined && BigInt(message.offset) < seenUpTo) {
               // Re-delivered after a consumer restart: the pipeline's state already includes it.
@@ -176,6 +185,7 @@ export class KafkaSource {
 
   private holding = false;
   private sinceYield = 0;
+  private readonly pendingSeeks = new Map<string, bigint>();
   /** The partitions this member holds now. */
   assignment: Record<string, number[]> = {};
 
@@ -199,11 +209,13 @@ export class KafkaSource {
     for (const p of positions) {
       if (!(this.assignment[p.topic] ?? []).includes(p.partition)) continue;
       this.resumeAt.set(`${p.topic}\u0000${p.partition}`, BigInt(p.offset));
+      // Seeking now may fail while the consumer rejoins its group; then the next message of the partition
+      // does it (and checks it, if this one worked).
+      this.pendingSeeks.set(`${p.topic}\u0000${p.partition}`, BigInt(p.offset));
       try {
         this.consumer?.seek({ topic: p.topic, partition: p.partition, offset: p.offset });
       } catch {
-        // The consumer is rejoining its group: it will start from the committed offsets, which are the
-        // checkpoint's positions (nothing is committed while a rebalance is under way).
+        // See above.
       }
     }
   }
