@@ -15,7 +15,15 @@ export function parseTopology(text: string, file: string): Topology {
     const pos = first.linePos?.[0];
     throw topologyError(`${file}${pos ? `:${pos.line}` : ''}: not valid YAML: ${first.message.split('\n')[0]}`);
   }
-  const result = topologySchema.safeParse(doc.toJS() ?? {}, { reportInput: true });
+  let value: unknown;
+  try {
+    // toJS resolves aliases: it throws (a ReferenceError) for an alias without its anchor and for an
+    // alias bomb (yaml's maxAliasCount), which test/fuzz/topology found escaping as a raw error.
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw topologyError(`${file}: not a usable YAML document: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const result = topologySchema.safeParse(value ?? {}, { reportInput: true });
   if (!result.success) {
     const problems = describeIssues(file, result.error.issues, doc, lines);
     throw topologyError(
