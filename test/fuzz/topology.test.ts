@@ -78,7 +78,7 @@ describe('fuzz: topology validator', () => {
     const plain = shipped.map((s) => JSON.parse(JSON.stringify(parseYamlLoose(s.text))) as Json);
     fc.assert(
       fc.property(fc.array(docMutation, { minLength: 1, maxLength: 4 }), fc.nat(), (mutations, pick) => {
-        let doc = plain[pick % plain.length]!;
+        let doc: Json = plain[pick % plain.length]!;
         for (const m of mutations) {
           const all = paths(doc).filter((p) => p.length > 0);
           if (all.length === 0) break;
