@@ -12,17 +12,8 @@ import { adagrad, ftrl, sgd, type Optimizer } from '../src/learn/optimizers.js';
 import { encodeModelSnapshot } from '../src/learn/snapshot-codec.js';
 import { SoftmaxSgd } from '../src/learn/softmax-sgd.js';
 import { TfjsClassifier, ensureTfjsBackend, type TfjsBackend } from '../src/learn/tfjs-classifier.js';
+import { prng } from '../test/support/prng.js';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Zipf-ish bucket use, like hashed tokens: a few frequent buckets and a long tail; L2-normalised values. */
 function makeData(dim: number, active: number, n: number, seed: number): { x: SparseVector; y: string }[] {

@@ -4,18 +4,8 @@ import { Evaluator, EVALUATOR_SNAPSHOT_VERSION, type EvaluatorOptions, type Eval
 import { decodeEvaluatorSnapshot, encodeEvaluatorSnapshot } from '../../src/evaluate/snapshot-codec.js';
 import type { MetricsReport } from '../../src/evaluate/report.js';
 import { isTokrsError } from '../../src/errors.js';
+import { prng } from '../support/prng.js';
 
-/** mulberry32: seeded, so every run checks the same sequences. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Op =
   | { op: 'seen'; label: string | undefined }

@@ -15,18 +15,8 @@ import {
   type Observation,
 } from '../../src/evaluate/metrics.js';
 import { Rolling } from '../../src/evaluate/rolling.js';
+import { prng } from '../support/prng.js';
 
-/** mulberry32: a tiny seeded PRNG so every run checks the same sequences. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomSequence(seed: number, n: number, labels: string[]): Observation[] {
   const r = prng(seed);

@@ -6,18 +6,8 @@ import { adagrad, ftrl, sgd } from '../../src/learn/optimizers.js';
 import { SoftmaxSgd } from '../../src/learn/softmax-sgd.js';
 import { TfjsClassifier, ensureTfjsBackend } from '../../src/learn/tfjs-classifier.js';
 import { decodeModelSnapshot, encodeModelSnapshot } from '../../src/learn/snapshot-codec.js';
+import { prng } from '../support/prng.js';
 
-/** mulberry32, seeded: the test stream is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function vector(dim: number, entries: Map<number, number>): SparseVector {
   const idx = [...entries.keys()].sort((a, b) => a - b);

@@ -7,17 +7,8 @@ import { SoftmaxSgd } from '../../src/learn/softmax-sgd.js';
 import { TfjsClassifier, ensureTfjsBackend, tfjsSnapshotHandler } from '../../src/learn/tfjs-classifier.js';
 import { createClassifier } from '../../src/learn/factory.js';
 import { parseModelConfig } from '../../src/learn/config.js';
+import { prng } from '../support/prng.js';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomVector(r: () => number, dim: number): SparseVector {
   const set = new Set<number>();
