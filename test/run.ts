@@ -3,8 +3,9 @@
  * KAFKA_BROKERS names a cluster, or --unit asks for pure unit tests only), runs node's test runner with
  * the broker's address in KAFKA_BROKERS, and stops the broker afterwards.
  *
- * With TOKRS_TEST_KAFKA=testcontainers and a reachable Docker engine, @testcontainers/kafka would be the
- * alternative; it is not installed here (no Docker engine on these machines), so that mode says so.
+ * With TOKRS_TEST_KAFKA=testcontainers and a reachable Docker engine, the broker is a container of
+ * @testcontainers/kafka (confluentinc/cp-kafka in KRaft mode) instead. These machines have no Docker
+ * engine, so that path is not exercised here.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
@@ -32,11 +33,24 @@ if (filters.length > 0) files = files.filter((f) => filters.some((x) => f.includ
 const needsKafka = files.some((f) => f.startsWith('test/integration/'));
 
 let broker: LocalBroker | undefined;
+let container: { stop(): Promise<unknown> } | undefined;
 const env = { ...process.env };
-if (needsKafka && (env.KAFKA_BROKERS ?? '') === '') {
-  if (env.TOKRS_TEST_KAFKA === 'testcontainers') {
-    throw new Error('TOKRS_TEST_KAFKA=testcontainers needs a Docker engine and @testcontainers/kafka; set KAFKA_BROKERS instead');
-  }
+if (needsKafka && (env.KAFKA_BROKERS ?? '') === '' && env.TOKRS_TEST_KAFKA === 'testcontainers') {
+  const { KafkaContainer } = await import('@testcontainers/kafka');
+  const started = await new KafkaContainer('confluentinc/cp-kafka:8.0.0')
+    .withKraft()
+    // The module leaves the transaction log at three replicas; one broker needs one for transactions.
+    .withEnvironment({ KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1', KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1', KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false' })
+    .start()
+    .catch((error: unknown) => {
+      throw new Error(
+        `TOKRS_TEST_KAFKA=testcontainers needs a reachable Docker engine (${error instanceof Error ? error.message : String(error)}); unset it to use the local broker from Maven jars`,
+      );
+    });
+  container = started;
+  env.KAFKA_BROKERS = `${started.getHost()}:${started.getMappedPort(9093)}`;
+  process.stdout.write(`test broker (testcontainers) ${env.KAFKA_BROKERS}\n`);
+} else if (needsKafka && (env.KAFKA_BROKERS ?? '') === '') {
   const started = Date.now();
   broker = await LocalBroker.start({ dataDir: mkdtempSync(join(tmpdir(), 'tokrs-test-kafka-')) });
   env.KAFKA_BROKERS = broker.bootstrap;
@@ -48,6 +62,8 @@ if (needsKafka && (env.KAFKA_BROKERS ?? '') === '') {
 const stopBroker = async (): Promise<void> => {
   if (broker !== undefined) await broker.stop({ deleteData: true, graceMs: 10_000 });
   broker = undefined;
+  await container?.stop();
+  container = undefined;
 };
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
