@@ -18,6 +18,8 @@ export interface OnlineClassifier {
   readonly labels: readonly string[];
   /** Examples learned from so far (each `learn` and each item of `learnMany`). */
   readonly updates: number;
+  /** Most classes the model takes (model.maxClasses); a further label is a TOKRS_ERR_LIMIT. */
+  readonly maxClasses?: number;
   /**
    * Class probabilities aligned with `labels` (a fresh array the caller may keep). Empty when no label
    * has been seen; `[1]` when exactly one has.

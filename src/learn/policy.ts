@@ -41,7 +41,7 @@ export class TrainingPolicy {
     }
     this.labelled++;
     if (learnOn !== 'stream' && this.labelled % replayEvery === 0) {
-      const batch = this.reservoir()?.drawBatch(replayBatch) ?? [];
+      const batch = withinClassLimit(model, this.reservoir()?.drawBatch(replayBatch) ?? []);
       if (batch.length > 0) {
         model.learnMany(batch);
         this.learned += batch.length;
@@ -73,4 +73,23 @@ export class TrainingPolicy {
   counts(model: OnlineClassifier): { learned: number; replayed: number; replays: number; classes: number } {
     return { learned: this.learned, replayed: this.replayed, replays: this.replays, classes: model.labels.length };
   }
+}
+
+/**
+ * The examples of a replay batch the model can take. The reservoir is offered every labelled message
+ * before the model sees it, so a message whose label was refused (TOKRS_ERR_LIMIT: beyond
+ * model.maxClasses, and dead-lettered) can still be drawn later; without this filter its replay would
+ * fail, and the later message that triggered the replay would be dead-lettered in its place.
+ */
+function withinClassLimit<E extends { label: string }>(model: OnlineClassifier, batch: E[]): E[] {
+  const limit = model.maxClasses;
+  if (limit === undefined || batch.length === 0) return batch;
+  const known = new Set(model.labels);
+  if (batch.every((e) => known.has(e.label))) return batch;
+  return batch.filter((e) => {
+    if (known.has(e.label)) return true;
+    if (known.size >= limit) return false;
+    known.add(e.label); // learnOn: reservoir: labels first reach the model through replays
+    return true;
+  });
 }

@@ -78,7 +78,8 @@ export class SoftmaxSgd implements OnlineClassifier {
   private l2: number;
   private classWeights: ClassWeights;
   private intercept: boolean;
-  private maxClasses: number;
+  /** Public for the training policy, which keeps replay batches within it; set by the constructor and restore. */
+  maxClasses: number;
 
   private readonly labelList: string[] = [];
   private readonly labelIndex = new Map<string, number>();
@@ -168,6 +169,11 @@ export class SoftmaxSgd implements OnlineClassifier {
       checkVector(item.features, this.dim);
       checkLabel(item.label);
       checkWeight(item.weight ?? 1);
+    }
+    // New labels beyond maxClasses would fail halfway through the batch, after earlier items were applied.
+    const fresh = new Set(batch.map((item) => item.label).filter((y) => !this.labelIndex.has(y)));
+    if (this.labelList.length + fresh.size > this.maxClasses) {
+      throw new TokrsError(ERROR_CODES.LIMIT, `batch has ${fresh.size} new labels; with ${this.labelList.length} known that is above model.maxClasses = ${this.maxClasses}`);
     }
     for (const item of batch) this.learnChecked(item.features, item.label, item.weight ?? 1);
   }

@@ -64,7 +64,7 @@ export class TfjsClassifier implements OnlineClassifier {
   private readonly hidden: number[];
   private readonly lr: number;
   private readonly seed: number;
-  private readonly maxClasses: number;
+  readonly maxClasses: number;
   private readonly optimizer: tf.Optimizer;
   private readonly labelList: string[] = [];
   private readonly labelIndex = new Map<string, number>();

@@ -54,6 +54,13 @@ export const tokenizeConfigSchema = z.object({
   normalize: normalizeSchema.prefault({}),
   /** Longer texts are cut (at a code point boundary) to this many UTF-16 code units, and counted as truncated. */
   maxLength: z.number().int().positive().default(DEFAULT_MAX_LENGTH),
+  /**
+   * Most tokens kept per message: further tokens are dropped (the message is still learned from, like a
+   * text cut to maxLength) and counted in the tokenize stage's `tokensDropped`. A limit rather than a dead
+   * letter, because the first tokens of a long text still carry its meaning; the bound keeps one message's
+   * feature vector and hashing cost fixed (chars n-grams of a 10,000-character text are up to 80,000 tokens).
+   */
+  maxTokens: z.number().int().positive().default(100_000),
   /** Drop tokens made only of punctuation and symbols (Unicode P and S). Emoji and "！" can carry sentiment, so off. */
   dropPunctuation: z.boolean().default(false),
   /** Tokens to drop: a file with one per line, and/or an inline list. Compared after normalisation. */

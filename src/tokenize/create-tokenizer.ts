@@ -90,6 +90,11 @@ export function createTokenizer(input: TokenizeConfigInput | TokenizeConfig = {}
         if (tokens !== raw) tokens.push(raw[i]);
       } else if (tokens === raw) tokens = raw.slice(0, i);
     }
+    if (tokens.length > config.maxTokens) {
+      const dropped = tokens.length - config.maxTokens;
+      tokens.length = config.maxTokens; // `tokens` is ours: the segmenter's fresh array or our filtered copy
+      return { tokens, tokenCount: tokens.length, truncated: true, tokensDropped: dropped };
+    }
     return { tokens, tokenCount: tokens.length, truncated: cut.truncated };
   };
   return { config, segmenter, tokenize };

@@ -17,6 +17,8 @@ export interface TokenizeStats {
   empty: number;
   /** Records handed to `reject`. */
   rejected: number;
+  /** Tokens dropped beyond tokenize.maxTokens (such records also count as truncated). */
+  tokensDropped?: number;
 }
 
 export const createTokenizeStats = (): TokenizeStats => ({ messages: 0, tokens: 0, truncated: 0, empty: 0, rejected: 0 });
@@ -48,9 +50,11 @@ export function tokenizeAndHash(options: TokenizeOperatorOptions): OperatorFunct
         next: (record) => {
           let out: FeaturedRecord;
           try {
-            const { tokens, tokenCount, truncated } = tokenizer.tokenize((record as { text: unknown } | null)?.text);
+            const tokenized = tokenizer.tokenize((record as { text: unknown } | null)?.text);
+            const { tokens, tokenCount, truncated } = tokenized;
             const features = featurizer.featurize(tokens);
             out = { ...record, tokens, tokenCount, truncated, features };
+            if (tokenized.tokensDropped !== undefined) stats.tokensDropped = (stats.tokensDropped ?? 0) + tokenized.tokensDropped;
           } catch (error) {
             stats.rejected++;
             reject(record, asStageError(record, error));

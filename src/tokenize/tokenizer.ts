@@ -15,6 +15,8 @@ export interface Tokenizer {
 export interface Tokenized {
   readonly tokens: string[];
   readonly tokenCount: number;
-  /** True when the text was longer than `maxLength` and was cut. */
+  /** True when the text was longer than `maxLength` and was cut, or it had more than `maxTokens` tokens. */
   readonly truncated: boolean;
+  /** Tokens dropped beyond `maxTokens` (absent when none were). */
+  readonly tokensDropped?: number;
 }
