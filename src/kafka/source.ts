@@ -29,6 +29,11 @@ export interface KafkaSourceOptions {
   fromBeginning: boolean;
   /** Most messages handed out and not yet processed. */
   maxInFlight: number;
+  /**
+   * Most bytes (keys + values) handed out and not yet processed: backpressure for large messages, which
+   * `maxInFlight` alone lets pile up (2000 × 10 MB). One message is always let through, however large.
+   */
+  maxInFlightBytes?: number;
   sessionTimeout?: number;
   heartbeatInterval?: number;
   /** Called after each rebalance with the partitions this member now holds. */
@@ -51,6 +56,11 @@ export class KafkaSource {
   /** Highest number of messages in flight seen, for tests and metrics. */
   maxObservedInFlight = 0;
   pauses = 0;
+  /** Bytes of the messages in flight, and the most seen; pauses because of the byte bound. */
+  bytesInFlight = 0;
+  maxObservedBytesInFlight = 0;
+  bytePauses = 0;
+  private readonly sizes = new Map<string, number>();
 
   /** Messages passed over because a restored checkpoint already covered them. */
   skipped = 0;
@@ -82,6 +92,7 @@ export class KafkaSource {
           for (const p of partitions) {
             if (!(next[topic] ?? []).includes(p)) {
               this.tracker.forget(topic, p);
+              this.forgetBytes(topic, p);
               revoked.push({ topic, partition: p });
             }
           }
@@ -103,7 +114,10 @@ export class KafkaSource {
           autoCommit: false,
           eachMessage: async ({ topic, partition, message, heartbeat }) => {
             if (this.stopping || subscriber.closed) return;
-            if (this.tracker.inFlight >= o.maxInFlight || this.holding) await this.waitForDrain(consumer, heartbeat);
+            if (this.full() || this.holding) {
+              if (this.tracker.inFlight < o.maxInFlight && !this.holding) this.bytePauses++;
+              await this.waitForDrain(consumer, heartbeat);
+            }
             if (this.stopping || subscriber.closed) return;
             const seekTo = this.pendingSeeks.get(`${topic}\u0000${partition}`);
             if (seekTo !== undefined) {
@@ -128,6 +142,10 @@ export class KafkaSource {
               return;
             }
             this.maxObservedInFlight = Math.max(this.maxObservedInFlight, this.tracker.inFlight);
+            const size = (message.value?.length ?? 0) + (message.key?.length ?? 0);
+            this.sizes.set(`${topic}\u0000${partition}\u0000${message.offset}`, size);
+            this.bytesInFlight += size;
+            this.maxObservedBytesInFlight = Math.max(this.maxObservedBytesInFlight, this.bytesInFlight);
             // KafkaJS runs a whole fetched batch in one chain of microtasks; yielding now and then lets
             // timers and I/O (commits, transactions, heartbeats) through while a large batch is processed.
             if (++this.sinceYield >= 256) {
@@ -164,7 +182,7 @@ export class KafkaSource {
     consumer.pause(topics);
     this.pauses++;
     try {
-      while ((this.tracker.inFlight >= this.options.maxInFlight || this.holding) && !this.stopping) {
+      while ((this.full() || this.holding) && !this.stopping) {
         await new Promise<void>((resolve) => {
           this.drainWaiters.push(resolve);
           // Wake up now and then to heartbeat, so a long stall is not taken for a dead member.
@@ -204,7 +222,12 @@ export class KafkaSource {
    * partitions this member holds: their messages are delivered and processed again.
    */
   rewind(positions: readonly { topic: string; partition: number; offset: string }[]): void {
-    for (const [topic, partitions] of Object.entries(this.assignment)) for (const p of partitions) this.tracker.forget(topic, p);
+    for (const [topic, partitions] of Object.entries(this.assignment)) {
+      for (const p of partitions) {
+        this.tracker.forget(topic, p);
+        this.forgetBytes(topic, p);
+      }
+    }
     this.resumeAt.clear();
     for (const p of positions) {
       if (!(this.assignment[p.topic] ?? []).includes(p.partition)) continue;
@@ -237,7 +260,31 @@ export class KafkaSource {
   /** The pipeline has processed (or dead-lettered) this message. */
   done(message: { topic: string; partition: number; offset: string }): void {
     this.tracker.done(message.topic, message.partition, message.offset);
-    if (this.tracker.inFlight < this.options.maxInFlight && !this.holding) this.releaseWaiters();
+    const key = `${message.topic}\u0000${message.partition}\u0000${message.offset}`;
+    const size = this.sizes.get(key);
+    if (size !== undefined) {
+      this.sizes.delete(key);
+      this.bytesInFlight -= size;
+    }
+    if (!this.full() && !this.holding) this.releaseWaiters();
+  }
+
+  /** At a bound: maxInFlight messages, or maxInFlightBytes bytes (with at least one message in flight). */
+  private full(): boolean {
+    const { maxInFlight, maxInFlightBytes } = this.options;
+    if (this.tracker.inFlight >= maxInFlight) return true;
+    return maxInFlightBytes !== undefined && this.bytesInFlight >= maxInFlightBytes && this.sizes.size > 0;
+  }
+
+  /** A partition's in-flight messages no longer count (it moved to another member, or was rewound). */
+  private forgetBytes(topic: string, partition: number): void {
+    const prefix = `${topic}\u0000${partition}\u0000`;
+    for (const [key, size] of this.sizes) {
+      if (key.startsWith(prefix)) {
+        this.sizes.delete(key);
+        this.bytesInFlight -= size;
+      }
+    }
   }
 
   /** Commits the processed prefix of every partition. Call only after the outputs it led to are flushed. */

@@ -7,7 +7,7 @@ export function describeTopology(t: Topology): string {
   const o = t.outputs;
   lines.push(`topology ${t.name}${t.description ? `: ${t.description}` : ''} (seed ${t.seed})`);
   lines.push(
-    `  1. source     topics ${t.source.topics.join(', ')}; group ${t.source.group ?? `tokrs-${t.name}`}; start ${t.source.start}; at most ${t.source.maxInFlight} in flight`,
+    `  1. source     topics ${t.source.topics.join(', ')}; group ${t.source.group ?? `tokrs-${t.name}`}; start ${t.source.start}; at most ${t.source.maxInFlight} messages / ${t.source.maxInFlightBytes} bytes in flight`,
   );
   const f = t.source.fields;
   lines.push(

@@ -241,6 +241,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     topics: t.source.topics,
     fromBeginning: t.source.start === 'earliest',
     maxInFlight: t.source.maxInFlight,
+    maxInFlightBytes: t.source.maxInFlightBytes,
     ...(restored === undefined ? {} : { resumeFrom: restored.positions }),
     ...(options.sessionTimeout === undefined ? {} : { sessionTimeout: options.sessionTimeout, heartbeatInterval: Math.floor(options.sessionTimeout / 5) }),
     ...(t.guarantee === 'exactly-once' ? { consumerConfig: { readUncommitted: false } } : {}),

@@ -25,6 +25,8 @@ export const sourceSchema = z
     start: z.enum(['earliest', 'latest']).default('earliest'),
     /** Most messages read from Kafka and not yet fully processed (backpressure bound). */
     maxInFlight: z.number().int().positive().default(2000),
+    /** Most bytes (keys + values) read and not yet processed; pauses fetching like maxInFlight (64 MiB). */
+    maxInFlightBytes: z.number().int().positive().default(64 * 1024 * 1024),
     ...decodeConfigShape,
   })
   .strict();
