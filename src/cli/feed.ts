@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ensureTopics, withAdmin } from '../kafka/admin.js';
 import { createKafka } from '../kafka/client.js';
+import { addSecurityOptions, mergeSecurity, resolveKafkaSecurity, type SecurityFlags } from '../kafka/security.js';
 import { feedLines } from '../kafka/feed.js';
 import { resolveBrokers } from './brokers.js';
 
@@ -17,8 +18,7 @@ async function* readLines(file: string): AsyncGenerator<string> {
 }
 
 export function registerFeed(program: Command): void {
-  program
-    .command('feed')
+  addSecurityOptions(program.command('feed'))
     .description('produce text events into a topic from a JSON Lines or text file (or standard input)')
     .argument('<topic>', 'topic to produce to (created if missing)')
     .argument('<file>', 'file to read, or - for standard input')
@@ -35,9 +35,9 @@ export function registerFeed(program: Command): void {
       async (
         topic: string,
         file: string,
-        opts: { brokers?: string; format: 'json' | 'avro' | 'text'; lines: boolean; textField: string; labelField: string; idField?: string; rate?: number; limit?: number; partitions: number },
+        opts: { brokers?: string; format: 'json' | 'avro' | 'text'; lines: boolean; textField: string; labelField: string; idField?: string; rate?: number; limit?: number; partitions: number } & SecurityFlags,
       ) => {
-        const kafka = createKafka({ brokers: resolveBrokers(opts.brokers), clientId: 'tokrs-feed' });
+        const kafka = createKafka({ brokers: resolveBrokers(opts.brokers), clientId: 'tokrs-feed', ...resolveKafkaSecurity(mergeSecurity(undefined, opts)) });
         await withAdmin(kafka, (admin) => ensureTopics(admin, [{ topic, partitions: opts.partitions }]));
         const abort = new AbortController();
         process.once('SIGINT', () => abort.abort());

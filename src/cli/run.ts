@@ -1,6 +1,7 @@
 /** `tokrs run <topology>`: runs a topology on Kafka until Ctrl-C (or, with --idle-exit, until caught up). */
 import type { Command } from 'commander';
 import { createKafka } from '../kafka/client.js';
+import { addSecurityOptions, mergeSecurity, resolveKafkaSecurity, type SecurityFlags } from '../kafka/security.js';
 import { createLogger } from '../observe/logger.js';
 import { createTopologyMetrics } from '../observe/prometheus.js';
 import { loadTopology } from '../topology/load.js';
@@ -9,8 +10,7 @@ import { resolveBrokers } from './brokers.js';
 import { DEFAULT_DASHBOARD_PORT, parsePort, serveDashboard } from './dashboard.js';
 
 export function registerRun(program: Command): void {
-  program
-    .command('run')
+  addSecurityOptions(program.command('run'))
     .description('run a topology on Kafka: consume, tokenize, sample, learn, publish metrics and snapshots')
     .argument('<topology>', 'topology file (YAML)')
     .option('--brokers <list>', 'Kafka brokers, comma-separated')
@@ -21,10 +21,14 @@ export function registerRun(program: Command): void {
     .option('--metrics-port <n>', 'serve Prometheus metrics on 127.0.0.1:<n>/metrics', (v) => Number(v))
     .option('--session-timeout <ms>', 'consumer group session timeout: how soon a dead process is noticed', (v) => Number(v))
     .option('--instance <name>', 'this process within the consumer group; keys its checkpoint and transactional id', 'main')
-    .action(async (file: string, opts: { brokers?: string; idleExit?: number; runId?: string; instance: string; ui: boolean; uiPort: number; sessionTimeout?: number; metricsPort?: number }) => {
+    .action(async (file: string, opts: { brokers?: string; idleExit?: number; runId?: string; instance: string; ui: boolean; uiPort: number; sessionTimeout?: number; metricsPort?: number } & SecurityFlags) => {
       const topology = loadTopology(file);
       const logger = createLogger();
-      const kafka = createKafka({ brokers: resolveBrokers(opts.brokers, topology.source.brokers), clientId: `tokrs-${topology.name}` });
+      const kafka = createKafka({
+        brokers: resolveBrokers(opts.brokers, topology.source.brokers),
+        clientId: `tokrs-${topology.name}`,
+        ...resolveKafkaSecurity(mergeSecurity(topology.source.security, opts)),
+      });
       const metrics = opts.metricsPort === undefined ? undefined : createTopologyMetrics(topology.name, opts.instance);
       if (metrics !== undefined && opts.metricsPort !== undefined) {
         await metrics.listen(opts.metricsPort);

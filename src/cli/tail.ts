@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { decodeAny } from '../codec/avro.js';
 import { createKafka } from '../kafka/client.js';
+import { addSecurityOptions, mergeSecurity, resolveKafkaSecurity, type SecurityFlags } from '../kafka/security.js';
 import { describeError } from '../errors.js';
 import { resolveBrokers } from './brokers.js';
 
@@ -15,15 +16,14 @@ function replacer(_key: string, value: unknown): unknown {
 }
 
 export function registerTail(program: Command): void {
-  program
-    .command('tail')
+  addSecurityOptions(program.command('tail'))
     .description('decode the tokrs Avro records of a topic (metrics, snapshots, predictions, dead letters) to JSON lines')
     .argument('<topic>')
     .option('--brokers <list>', 'Kafka brokers, comma-separated')
     .option('--from-beginning', 'read the topic from its start', false)
     .option('--max <n>', 'stop after this many records', (v) => Number(v))
-    .action(async (topic: string, opts: { brokers?: string; fromBeginning: boolean; max?: number }) => {
-      const kafka = createKafka({ brokers: resolveBrokers(opts.brokers), clientId: 'tokrs-tail' });
+    .action(async (topic: string, opts: { brokers?: string; fromBeginning: boolean; max?: number } & SecurityFlags) => {
+      const kafka = createKafka({ brokers: resolveBrokers(opts.brokers), clientId: 'tokrs-tail', ...resolveKafkaSecurity(mergeSecurity(undefined, opts)) });
       // A throwaway group: tail must not move anyone's committed offsets.
       const consumer = kafka.consumer({ groupId: `tokrs-tail-${process.pid}-${Date.now()}` });
       await consumer.connect();

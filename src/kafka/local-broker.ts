@@ -37,6 +37,11 @@ export interface LocalBrokerOptions {
   properties?: Record<string, string>;
   /** JVM heap, e.g. `512m`. */
   heap?: string;
+  /**
+   * Extra arguments to `kafka-storage format` when the storage is new, e.g.
+   * `['--add-scram', 'SCRAM-SHA-256=[name=alice,password=alice-secret]']` (KafkaJS cannot create SCRAM users).
+   */
+  formatArgs?: readonly string[];
 }
 
 /** What the state file records, so `down` and `status` find the broker that `up` started. */
@@ -247,7 +252,7 @@ export class LocalBroker {
     if (!existsSync(join(logDirs, 'meta.properties'))) {
       const format = spawnSync(
         'java',
-        [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propertiesFile, '--ignore-formatted'],
+        [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propertiesFile, '--ignore-formatted', ...(options.formatArgs ?? [])],
         { encoding: 'utf8' },
       );
       if (format.status !== 0) {

@@ -1,4 +1,5 @@
 /** A topology printed as its steps, topics and settings (Kafka Streams' `Topology.describe()`). */
+import { describeSecurity } from '../kafka/security.js';
 import { outputTopics } from './runner.js';
 import type { Topology } from './spec.js';
 
@@ -9,6 +10,7 @@ export function describeTopology(t: Topology): string {
   lines.push(
     `  1. source     topics ${t.source.topics.join(', ')}; group ${t.source.group ?? `tokrs-${t.name}`}; start ${t.source.start}; at most ${t.source.maxInFlight} messages / ${t.source.maxInFlightBytes} bytes in flight`,
   );
+  lines.push(`               security: ${describeSecurity(t.source.security)}`);
   const f = t.source.fields;
   lines.push(
     `  2. decode     ${t.source.format}${t.source.format === 'json' ? ` (text ${f.text}, label ${f.label ?? '-'}, id ${f.id ?? '-'}, timestamp ${f.timestamp ?? '-'})` : ''}; max ${t.source.limits.maxBytes} bytes, ${t.source.limits.maxTextLength} chars`,

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { decodeConfigShape } from '../codec/config.js';
 import { evaluateConfigSchema } from '../evaluate/config.js';
+import { kafkaSecuritySchema } from '../kafka/security.js';
 import { featuresConfigSchema } from '../features/config.js';
 import { modelConfigSchema, trainConfigSchema } from '../learn/config.js';
 import { sampleConfigSchema } from '../sample/config.js';
@@ -28,6 +29,8 @@ export const sourceSchema = z
     /** Most bytes (keys + values) read and not yet processed; pauses fetching like maxInFlight (64 MiB). */
     maxInFlightBytes: z.number().int().positive().default(64 * 1024 * 1024),
     ...decodeConfigShape,
+    /** SASL and TLS; secrets only by environment variable or file name (see src/kafka/security.ts). */
+    security: kafkaSecuritySchema.optional(),
   })
   .strict();
 
