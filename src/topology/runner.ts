@@ -319,8 +319,15 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     points: readonly CommitPoint[],
     outputs: readonly OutputRecord[],
   ): Promise<void> => {
+    const started = Date.now();
     await committer.commit(checkpoint?.out, points, outputs);
-    if (checkpoint !== undefined) lastCommitted = { record: checkpoint.record, restored: undefined };
+    if (checkpoint !== undefined) {
+      lastCommitted = { record: checkpoint.record, restored: undefined };
+      log.info(
+        { step: 'checkpoint', version: checkpoint.record.version, bytes: checkpoint.out.value.length, ms: Date.now() - started },
+        'checkpoint committed',
+      );
+    }
   };
   const checkpointDue = (): boolean =>
     t.checkpoint !== null &&

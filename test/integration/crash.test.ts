@@ -69,9 +69,9 @@ test('SIGKILL at random points: exactly 50,000 counted, no metrics window twice 
   const kills: number[] = [];
   for (let k = 0; k < 3; k++) {
     const run = startRun(file);
-    // Let it restore, join the group and get going (its first metrics line), then kill it somewhere in the
-    // middle of its work.
-    const going = (): boolean => run.output().includes('"msg":"metrics"');
+    // Let it restore, join the group and commit its first checkpoint, then kill it somewhere in the middle
+    // of its work (so every restart has a checkpoint to resume from, and work after it to redo).
+    const going = (): boolean => run.output().includes('"msg":"checkpoint committed"');
     const started = await Promise.race([
       run.exited.then(() => false),
       (async () => {
