@@ -10,7 +10,7 @@ import { decode, type RawMessage } from '../codec/decode-operator.js';
 import { createDecoder } from '../codec/input.js';
 import { metricsRecordFromReport, modelSnapshotToRecord, predictionRecord } from '../codec/mapping.js';
 import type { DeadLetterRecord, HashSettingsRecord, MetricsRecord, ModelSnapshotRecord, PredictionRecord } from '../codec/records.js';
-import { TokrsError, describeError, ERROR_CODES } from '../errors.js';
+import { TokrsError, describeError } from '../errors.js';
 import { prequential } from '../evaluate/prequential.js';
 import type { MetricsReport } from '../evaluate/report.js';
 import { createFeaturizer } from '../features/featurizer.js';
@@ -138,16 +138,11 @@ export function topologyPipeline(
         ctx.done?.(position);
       };
 
-      const reject: Reject = (input, error) => {
+      /** The dead-letter handler of one step: the step is named in the dead letter. */
+      const rejectAt = (step: 'decode' | 'tokenize' | 'learn'): Reject => (input, error) => {
         const position = positionOf(input);
         const raw = position === undefined ? undefined : inFlight.get(positionKey(position));
         state.deadLetters[error.code] = (state.deadLetters[error.code] ?? 0) + 1;
-        const step =
-          error.code === ERROR_CODES.DECODE || error.code === ERROR_CODES.FIELD || error.code === ERROR_CODES.LIMIT
-            ? 'decode'
-            : error.code === ERROR_CODES.TOKENIZE
-              ? 'tokenize'
-              : 'learn';
         const recordId = (input as { id?: unknown } | null)?.id;
         subscriber.next({
           kind: 'deadLetter',
@@ -198,10 +193,10 @@ export function topologyPipeline(
       });
 
       const tokenizeStage =
-        ctx.tokenizeStage?.(reject, state.tokenize) ??
+        ctx.tokenizeStage?.(rejectAt('tokenize'), state.tokenize) ??
         (t.workers > 0
-          ? tokenizeOnWorkers({ tokenize: t.tokenize, features: t.features, workers: t.workers, reject, stats: state.tokenize })
-          : tokenizeAndHash({ tokenizer: tokenizer ?? createTokenizer(t.tokenize), featurizer, reject, stats: state.tokenize }));
+          ? tokenizeOnWorkers({ tokenize: t.tokenize, features: t.features, workers: t.workers, reject: rejectAt('tokenize'), stats: state.tokenize })
+          : tokenizeAndHash({ tokenizer: tokenizer ?? createTokenizer(t.tokenize), featurizer, reject: rejectAt('tokenize'), stats: state.tokenize }));
 
       const subscription = raw$
         .pipe(
@@ -209,7 +204,7 @@ export function topologyPipeline(
             state.seen++;
             inFlight.set(positionKey(message), message);
           }),
-          decode(createDecoder({ format: t.source.format, fields: t.source.fields, limits: t.source.limits }), reject),
+          decode(createDecoder({ format: t.source.format, fields: t.source.fields, limits: t.source.limits }), rejectAt('decode')),
           tokenizeStage,
           afterEach((record: FeaturedRecord) => {
             if (record.label !== undefined) {
@@ -230,7 +225,7 @@ export function topologyPipeline(
             train: t.train,
             evaluate: t.evaluate,
             reservoir: () => state.sampler,
-            reject,
+            reject: rejectAt('learn'),
             handle: state.learner,
             ...(ctx.scheduler === undefined ? {} : { scheduler: ctx.scheduler }),
             ...(ctx.restore?.model === undefined ? {} : { initial: ctx.restore.model }),
