@@ -92,6 +92,10 @@ export interface RunSummary {
   restoredFrom: number | null;
   /** Times this process went back to its last checkpoint after partitions moved to another member. */
   rewinds: number;
+  /** Messages passed over because the restored checkpoint already covered them. */
+  coveredByCheckpoint: number;
+  /** Messages the consumer delivered again (after a restart or rebalance) and that were passed over. */
+  redelivered: number;
 }
 
 /** The output topics a topology writes, with the configs they are created with. */
@@ -427,6 +431,8 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
         checkpoints,
         restoredFrom: restored?.version ?? null,
         rewinds,
+        coveredByCheckpoint: source.skipped,
+        redelivered: source.redelivered,
       };
       log.info({ step: 'run', ...summary }, error === undefined ? 'stopped' : 'failed');
       if (error === undefined) resolve(summary);
