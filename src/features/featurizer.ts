@@ -120,11 +120,11 @@ export function createFeaturizer(input: FeaturesConfigInput = {}): Featurizer {
 }
 
 /**
- * Sorts `a[0..n)` ascending in place. A message has ~20 tokens, where insertion sort beats
+ * Sorts `a[0..n)` ascending in place. Up to 16 codes, insertion sort beats
  * `subarray(0, n).sort()`: no view to allocate and no call into the runtime. Long texts use the built-in.
  */
 function sortPrefix(a: Uint32Array, n: number): void {
-  if (n > 48) {
+  if (n > 16) {
     a.subarray(0, n).sort();
     return;
   }

@@ -94,19 +94,59 @@ export function murmur3(text: string, seed = 0): number {
 }
 
 /**
- * Both hashes of one token in a single UTF-8 encoding and a single pass over its blocks: the bucket hash
- * (`seed`) and the sign hash (`signSeed`). Writes them into `out[0]` and `out[1]`. Equal to
- * `murmur3(text, seed)` and `murmur3(text, signSeed)`; this is the featurizer's inner loop, run for every
- * token of every message, and a block's mixing (`k`) does not depend on the seed, so it is done once.
+ * Both hashes of one token in a single pass over its characters: the bucket hash (`seed`) and the sign
+ * hash (`signSeed`). Writes them into `out[0]` and `out[1]`. Equal to `murmur3(text, seed)` and
+ * `murmur3(text, signSeed)`; this is the featurizer's inner loop, run for every token of every message.
+ *
+ * Two things make it cheaper than `murmur3` twice: a block's mixing (`k`) does not depend on the seed, so
+ * it is done once; and the UTF-8 bytes are fed straight from the code units into a 4-byte accumulator
+ * instead of being written to a buffer and read back (a fifth of the hashing time on 2-character words).
  */
 export function murmur3Pair(text: string, seed: number, signSeed: number, out: Uint32Array): void {
-  const length = encodeUtf8(text);
-  const bytes = buffer;
-  let h = seed >>> 0;
-  let g = signSeed >>> 0;
-  const blocks = length & ~3;
-  for (let i = 0; i < blocks; i += 4) {
-    let k = bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+  let h = seed | 0;
+  let g = signSeed | 0;
+  let held = 0; // bytes not yet mixed, little-endian, as a block is read
+  let heldCount = 0;
+  let length = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    let c = text.charCodeAt(i);
+    let bytes: number; // this character's UTF-8 bytes, first byte lowest
+    let count: number;
+    if (c < 0x80) {
+      bytes = c;
+      count = 1;
+    } else if (c < 0x800) {
+      bytes = (0xc0 | (c >> 6)) | ((0x80 | (c & 0x3f)) << 8);
+      count = 2;
+    } else if (c < 0xd800 || c > 0xdfff) {
+      bytes = (0xe0 | (c >> 12)) | ((0x80 | ((c >> 6) & 0x3f)) << 8) | ((0x80 | (c & 0x3f)) << 16);
+      count = 3;
+    } else {
+      const next = i + 1 < n ? text.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+        i++;
+        bytes =
+          (0xf0 | (c >> 18)) |
+          ((0x80 | ((c >> 12) & 0x3f)) << 8) |
+          ((0x80 | ((c >> 6) & 0x3f)) << 16) |
+          ((0x80 | (c & 0x3f)) << 24);
+        count = 4;
+      } else {
+        bytes = 0xef | (0xbf << 8) | (0xbd << 16); // lone surrogate: U+FFFD, as TextEncoder writes
+        count = 3;
+      }
+    }
+    length += count;
+    const room = 4 - heldCount;
+    if (count < room) {
+      held |= bytes << (heldCount << 3);
+      heldCount += count;
+      continue;
+    }
+    // A block is complete: mix it into both hashes, keep the bytes that did not fit.
+    let k = held | (bytes << (heldCount << 3));
     k = Math.imul(k, C1);
     k = (k << 15) | (k >>> 17);
     k = Math.imul(k, C2);
@@ -116,14 +156,11 @@ export function murmur3Pair(text: string, seed: number, signSeed: number, out: U
     g ^= k;
     g = (g << 13) | (g >>> 19);
     g = (Math.imul(g, 5) + 0xe6546b64) | 0;
+    heldCount = count - room;
+    held = heldCount === 0 ? 0 : bytes >>> (room << 3);
   }
-  const tail = length & 3;
-  if (tail > 0) {
-    let k = 0;
-    if (tail === 3) k ^= bytes[blocks + 2] << 16;
-    if (tail >= 2) k ^= bytes[blocks + 1] << 8;
-    k ^= bytes[blocks];
-    k = Math.imul(k, C1);
+  if (heldCount > 0) {
+    let k = Math.imul(held, C1);
     k = (k << 15) | (k >>> 17);
     k = Math.imul(k, C2);
     h ^= k;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { murmur3, murmur3Bytes, murmur3Pair } from '../../src/features/murmur3.js';
 
 const bytes = (...b: number[]) => new Uint8Array(b);
@@ -69,4 +70,26 @@ test('murmur3Pair gives murmur3 under both seeds, for every length of tail and e
       assert.deepEqual([...out], [murmur3(text, seed), murmur3(text, signSeed)], `${JSON.stringify(text.slice(0, 10))} ${seed}/${signSeed}`);
     }
   }
+});
+
+test('murmur3Pair equals MurmurHash3 of TextEncoder bytes on random strings of every UTF-16 shape', () => {
+  const encoder = new TextEncoder();
+  const out = new Uint32Array(2);
+  // Code units drawn from every UTF-8 width and from both surrogate halves, so lone and paired surrogates occur.
+  const unit = fc.oneof(
+    fc.integer({ min: 0, max: 0x7f }),
+    fc.integer({ min: 0x80, max: 0x7ff }),
+    fc.integer({ min: 0x800, max: 0xd7ff }),
+    fc.integer({ min: 0xd800, max: 0xdfff }),
+    fc.integer({ min: 0xe000, max: 0xffff }),
+  );
+  const text = fc.array(unit, { maxLength: 24 }).map((units) => String.fromCharCode(...units));
+  fc.assert(
+    fc.property(text, fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), (t, seed, signSeed) => {
+      const bytes = encoder.encode(t);
+      murmur3Pair(t, seed, signSeed, out);
+      return out[0] === murmur3Bytes(bytes, seed) && out[1] === murmur3Bytes(bytes, signSeed);
+    }),
+    { seed: 20261204, numRuns: 20_000 },
+  );
 });
