@@ -7,6 +7,13 @@
  * (replays from a UniformReservoir). River: LogisticRegression on BagOfWords with jieba tokens, run by
  * bench/accuracy/river_bench.py in a virtualenv this script creates under bench/.venv (pip install river
  * jieba). Throughput: messages per second, end to end from text (tokenizing included) and learner only.
+ *
+ * One pass over the 11,983 messages takes well under a second, so its rate is mostly JIT warm-up and the
+ * allocation of a 2^20-bucket model; a topology runs for hours. So every measurement makes PASSES passes
+ * (`--passes N`, default 5), each with a fresh model, reservoir and evaluator (so each pass is the same
+ * run and gives the same accuracy, which is checked), and reports the first pass ("cold") and the best
+ * pass ("warm"). River runs the same way (bench/accuracy/river_bench.py --passes N). The 20× goal is read
+ * on the warm figures, the ones a long-running stream sees; the cold ones are printed next to them.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -21,6 +28,10 @@ import { createRandom } from '../src/sample/random.js';
 import { UniformReservoir } from '../src/sample/uniform.js';
 import { createTokenizer } from '../src/tokenize/create-tokenizer.js';
 import type { Example, FeaturedRecord } from '../src/topology/record.js';
+
+const passesArg = process.argv.indexOf('--passes');
+const PASSES = passesArg >= 0 ? Number(process.argv[passesArg + 1]) : 5;
+if (!Number.isInteger(PASSES) || PASSES < 1) throw new Error(`--passes must be a positive integer, got ${process.argv[passesArg + 1]}`);
 
 const DATA = fileURLToPath(new URL('../../shared/data/waimai_10k.shuffled_seed20240601.jsonl', import.meta.url));
 const VENV = fileURLToPath(new URL('./.venv/', import.meta.url));
@@ -45,12 +56,30 @@ function featurize(i: number): FeaturedRecord {
   return { id: String(i), text, label, timestamp: i, tokens: t.tokens, tokenCount: t.tokenCount, truncated: t.truncated, features: featurizer.featurize(t.tokens) };
 }
 
+/** Messages per second of the first pass (cold) and of the best pass (warm). */
+interface Rate {
+  cold: number;
+  warm: number;
+}
+
 interface Result {
   name: string;
   accuracy: number;
   macroF1: number;
-  endToEnd: number;
-  learnerOnly: number;
+  endToEnd: Rate;
+  learnerOnly: Rate;
+}
+
+/** Runs `pass` PASSES times; every pass must score the same (same model, data and seed), or the bench is wrong. */
+function repeat(pass: () => { report: MetricsReport; perSecond: number }): { report: MetricsReport; rate: Rate } {
+  const runs = Array.from({ length: PASSES }, pass);
+  const first = runs[0].report.overall;
+  for (const r of runs) {
+    if (r.report.overall.accuracy !== first.accuracy || r.report.overall.macroF1 !== first.macroF1) {
+      throw new Error(`passes disagree: accuracy ${first.accuracy} then ${r.report.overall.accuracy}`);
+    }
+  }
+  return { report: runs[0].report, rate: { cold: runs[0].perSecond, warm: Math.max(...runs.map((r) => r.perSecond)) } };
 }
 
 function runTokrs(name: string, model: ModelConfigInput, train: TrainConfigInput): Result {
@@ -74,12 +103,14 @@ function runTokrs(name: string, model: ModelConfigInput, train: TrainConfigInput
     const seconds = (performance.now() - start) / 1000;
     return { report: report!, perSecond: rows.length / seconds };
   };
-  const e2e = once(function* () {
-    for (let i = 0; i < rows.length; i++) yield featurize(i);
-  });
+  const e2e = repeat(() =>
+    once(function* () {
+      for (let i = 0; i < rows.length; i++) yield featurize(i);
+    }),
+  );
   const pre = rows.map((_, i) => featurize(i));
-  const learner = once(() => pre);
-  return { name, accuracy: e2e.report.overall.accuracy, macroF1: e2e.report.overall.macroF1, endToEnd: e2e.perSecond, learnerOnly: learner.perSecond };
+  const learner = repeat(() => once(() => pre));
+  return { name, accuracy: e2e.report.overall.accuracy, macroF1: e2e.report.overall.macroF1, endToEnd: e2e.rate, learnerOnly: learner.rate };
 }
 
 function ensureRiver(): string | undefined {
@@ -100,21 +131,21 @@ function ensureRiver(): string | undefined {
 function runRiver(): (Result & { version: string }) | string {
   const python = ensureRiver();
   if (python === undefined) return 'River could not be installed (python3.11 -m venv / pip failed)';
-  const r = spawnSync(python, [RIVER_SCRIPT, DATA], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(python, [RIVER_SCRIPT, DATA, '--passes', String(PASSES)], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) return `River run failed: ${r.stderr.slice(-500)}`;
-  const out = JSON.parse(r.stdout) as { river: string; endToEnd: { accuracy: number; macroF1: number; perSecond: number }; learnerOnly: { perSecond: number } };
+  const out = JSON.parse(r.stdout) as { river: string; endToEnd: { accuracy: number; macroF1: number; cold: number; warm: number }; learnerOnly: Rate };
   return {
     name: `River ${out.river} LogisticRegression + BagOfWords`,
     version: out.river,
     accuracy: out.endToEnd.accuracy,
     macroF1: out.endToEnd.macroF1,
-    endToEnd: out.endToEnd.perSecond,
-    learnerOnly: out.learnerOnly.perSecond,
+    endToEnd: { cold: out.endToEnd.cold, warm: out.endToEnd.warm },
+    learnerOnly: out.learnerOnly,
   };
 }
 
 
-console.log(`waimai_10k shuffled (${rows.length} messages), prequential test-then-train, node ${process.version}\n`);
+console.log(`waimai_10k shuffled (${rows.length} messages), prequential test-then-train, ${PASSES} passes each (cold = first, warm = best), node ${process.version}\n`);
 const results: Result[] = [
   runTokrs('tokrs SoftmaxSgd sgd, learnOn stream', {}, { learnOn: 'stream' }),
   runTokrs('tokrs SoftmaxSgd sgd, learnOn both', {}, { learnOn: 'both', replayEvery: 50, replayBatch: 16 }),
@@ -130,12 +161,18 @@ if (typeof river === 'string') console.log(`(${river})\n`);
 else results.push(river);
 
 const fmt = (v: number) => Math.round(v).toLocaleString('en-US');
-console.log('model                                          | accuracy | macro-F1 | msg/s end-to-end | msg/s learner only');
-console.log('-----------------------------------------------|----------|----------|------------------|-------------------');
+const rate = (r: Rate) => `${fmt(r.warm).padStart(9)} (${fmt(r.cold).padStart(7)})`;
+console.log('model                                          | accuracy | macro-F1 | msg/s end-to-end, warm (cold) | msg/s learner only, warm (cold)');
+console.log('-----------------------------------------------|----------|----------|-------------------------------|--------------------------------');
 for (const r of results) {
-  console.log(`${r.name.padEnd(47)}| ${r.accuracy.toFixed(4).padStart(8)} | ${r.macroF1.toFixed(4).padStart(8)} | ${fmt(r.endToEnd).padStart(16)} | ${fmt(r.learnerOnly).padStart(18)}`);
+  console.log(`${r.name.padEnd(47)}| ${r.accuracy.toFixed(4).padStart(8)} | ${r.macroF1.toFixed(4).padStart(8)} | ${rate(r.endToEnd).padStart(29)} | ${rate(r.learnerOnly).padStart(30)}`);
 }
 if (typeof river !== 'string') {
-  console.log('\nspeed-up over River (end-to-end / learner only):');
-  for (const r of results.slice(0, -1)) console.log(`  ${r.name}: ${(r.endToEnd / river.endToEnd).toFixed(1)}x / ${(r.learnerOnly / river.learnerOnly).toFixed(1)}x`);
+  const x = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
+  console.log('\nspeed-up over River, warm (cold): end-to-end / learner only   (goal: >= 20x)');
+  for (const r of results.slice(0, -1)) {
+    console.log(
+      `  ${r.name.padEnd(40)} ${x(r.endToEnd.warm, river.endToEnd.warm)} (${x(r.endToEnd.cold, river.endToEnd.cold)}) / ${x(r.learnerOnly.warm, river.learnerOnly.warm)} (${x(r.learnerOnly.cold, river.learnerOnly.cold)})`,
+    );
+  }
 }
