@@ -1,4 +1,5 @@
 import { configError } from '../errors.js';
+import { ObservationQueue } from './observation-queue.js';
 import { checkFinite, isSnapshottable, metricSnapshotError, type Metric, type Observation, type Snapshottable } from './metrics.js';
 
 /** How a `Rolling` metric forgets. */
@@ -97,9 +98,7 @@ export function fromColumns(c: ObservationColumns): Observation[] {
 export class Rolling<V> implements Metric<V> {
   readonly window: RollingWindow;
   private readonly inner: Metric<V>;
-  private queue: Observation[] = [];
-  private times: number[] = [];
-  private head = 0;
+  private queue = new ObservationQueue();
   private faded = 0;
 
   constructor(metric: Metric<V>, window: number | RollingWindow) {
@@ -113,7 +112,7 @@ export class Rolling<V> implements Metric<V> {
 
   /** Observations currently in a count or time window (for fading, every one so far). */
   get length(): number {
-    return this.window.kind === 'fading' ? this.faded : this.queue.length - this.head;
+    return this.window.kind === 'fading' ? this.faded : this.queue.length;
   }
 
   update(o: Observation): void {
@@ -127,13 +126,12 @@ export class Rolling<V> implements Metric<V> {
       case 'count':
         this.inner.update(o);
         this.queue.push(o);
-        if (this.length > w.size) this.inner.revert(this.shift());
+        if (this.queue.length > w.size) this.inner.revert(this.queue.shift());
         return;
       case 'time': {
         const t = w.now();
         this.inner.update(o);
-        this.queue.push(o);
-        this.times.push(t);
+        this.queue.push(o, t);
         this.evict(t);
         return;
       }
@@ -165,8 +163,8 @@ export class Rolling<V> implements Metric<V> {
     return {
       kind: w.kind,
       size: windowSize(w),
-      queue: toColumns(this.queue.slice(this.head)),
-      times: w.kind === 'time' ? this.times.slice(this.head) : [],
+      queue: this.queue.toColumns(),
+      times: w.kind === 'time' ? this.queue.times() : [],
       faded: this.faded,
       inner: this.inner.snapshot(),
     };
@@ -194,27 +192,14 @@ export class Rolling<V> implements Metric<V> {
     if (w.kind === 'count' && queue.length > w.size) throw metricSnapshotError(`count window of ${w.size} holds ${queue.length} observations`);
     const faded = w.kind === 'fading' ? checkFinite(snapshot.faded, 'fading count') : 0;
     (this.inner as Snapshottable<unknown>).restore(snapshot.inner);
-    this.queue = queue;
-    this.times = times.slice();
-    this.head = 0;
+    this.queue = new ObservationQueue();
+    queue.forEach((o, i) => this.queue.push(o, w.kind === 'time' ? times[i] : 0));
     this.faded = faded;
   }
 
   private evict(now: number): void {
     if (this.window.kind !== 'time') return;
     const cutoff = now - this.window.ms;
-    while (this.head < this.queue.length && this.times[this.head] <= cutoff) this.inner.revert(this.shift());
-  }
-
-  private shift(): Observation {
-    const o = this.queue[this.head];
-    this.head++;
-    // Amortised O(1) dequeue: drop the consumed prefix once it is half the array.
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      if (this.times.length > 0) this.times = this.times.slice(this.head);
-      this.head = 0;
-    }
-    return o;
+    for (let t = this.queue.peekTime(); t !== undefined && t <= cutoff; t = this.queue.peekTime()) this.inner.revert(this.queue.shift());
   }
 }
