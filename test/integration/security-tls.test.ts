@@ -187,6 +187,26 @@ test('a wrong CA is a TOKRS_ERR_KAFKA_AUTH at once, with no connection attempt b
   assert.ok(Date.now() - started < 5_000, `the run failed after ${Date.now() - started} ms`);
 });
 
+test('a dashboard with a wrong CA shows the refusal on its page and warns in its log', async () => {
+  const name = uniqueName('tls-ui-wrong-ca');
+  const topology = parseTopology(`name: ${name}\nsource:\n  topics: [${name}-in]\ntokenize: { tokenizer: chars }\noutputs: { metrics: { topic: ${name}.metrics } }\n`, 'ui.yaml');
+  await createTopics(`${name}-in`, `${name}.metrics`);
+  const lines: string[] = [];
+  const { default: pino } = await import('pino');
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+  const dashboard = await startDashboard({ topologies: [topology], brokers: [sslBootstrap], security: resolveKafkaSecurity({ tls: { caFile: pki.otherCaFile } }, env), logger, lagIntervalMs: 500 });
+  try {
+    const status = await eventually(async () => {
+      const view = (await (await fetch(`${dashboard.url}api/state?topology=${name}`)).json()) as { status: { state: string; detail?: string } };
+      return view.status.state === 'reconnecting' && /TLS: the certificate of broker .* is not trusted/.test(view.status.detail ?? '') ? view.status : undefined;
+    }, 30_000, 'the dashboard to show the refused certificate');
+    assert.match(status.detail!, /source\.security\.tls\.caFile/);
+    await eventually(() => (lines.some((l) => l.includes('"level":40') && l.includes(ERROR_CODES.KAFKA_AUTH)) ? true : undefined), 10_000, 'a warning with the code in the log');
+  } finally {
+    await dashboard.close();
+  }
+});
+
 test('mTLS: no client certificate, or one signed by another CA, is refused clearly', async () => {
   await expectRefused(mtlsBootstrap, { tls: { caFile: pki.caFile } }, /refused the connection .*asks for a client certificate \(mTLS\): set source\.security\.tls\.certFile and keyFile/);
   await expectRefused(
