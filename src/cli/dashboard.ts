@@ -51,7 +51,7 @@ export function dashboardKafka(
 ): { brokers: string[]; security: KafkaSecurityOptions } {
   const first = topologies[0]?.source;
   return {
-    brokers: resolveBrokers(opts.brokers, first?.brokers),
+    brokers: resolveBrokers(opts.brokers, first?.brokers, env),
     security: resolveKafkaSecurity(mergeSecurity(first?.security, opts, env), env),
   };
 }
