@@ -4,7 +4,7 @@
  * test/integration/security-tls.test.ts.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { Command } from 'commander';
 import { dashboardKafka, registerDashboard } from '../../src/cli/dashboard.js';
@@ -52,4 +52,5 @@ test("the dashboard connects with the first topology's security, overridden by v
     () => dashboardKafka([topology], { brokers: '127.0.0.1:9094' }, {}),
     (e: unknown) => isTokrsError(e, ERROR_CODES.CONFIG) && /ALICE_PW is not set/.test(e.message),
   );
+  rmSync(pki.dir, { recursive: true, force: true });
 });

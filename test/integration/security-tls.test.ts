@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +105,7 @@ before(async () => {
 
 after(async () => {
   await broker?.stop({ deleteData: true, graceMs: 10_000 });
+  if (pki !== undefined) rmSync(pki.dir, { recursive: true, force: true });
 });
 
 /** Topics are created on the PLAINTEXT listener, as an operator would; the TLS clients only read and write. */

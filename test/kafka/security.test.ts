@@ -5,9 +5,9 @@
  * description names where it comes from. The broker side is test/integration/security-tls.test.ts.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { ERROR_CODES, isTokrsError } from '../../src/errors.js';
 import { describeSecurity, kafkaSecuritySchema, mergeSecurity, resolveKafkaSecurity } from '../../src/kafka/security.js';
 import { makeTestPki, type TestPki } from '../support/tls.js';
@@ -16,6 +16,7 @@ let pki: TestPki;
 before(() => {
   pki = makeTestPki();
 });
+after(() => rmSync(pki.dir, { recursive: true, force: true }));
 
 function refused(security: Parameters<typeof resolveKafkaSecurity>[0], env: NodeJS.ProcessEnv, pattern: RegExp): void {
   assert.throws(
