@@ -32,6 +32,11 @@ export const ERROR_CODES = {
   BROKER: 'TOKRS_ERR_BROKER',
   /** A Kafka operation failed. */
   KAFKA: 'TOKRS_ERR_KAFKA',
+  /**
+   * The brokers and this client do not accept each other (TLS certificates, SASL credentials): trying again
+   * with the same settings cannot succeed, so it is never retried; the message says which setting to fix.
+   */
+  KAFKA_AUTH: 'TOKRS_ERR_KAFKA_AUTH',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

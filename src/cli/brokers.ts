@@ -4,10 +4,10 @@ import { parseBrokers } from '../kafka/client.js';
 import { isOurBroker, readState } from '../kafka/local-broker.js';
 import { defaultBrokerDataDir } from '../kafka/paths.js';
 
-export function resolveBrokers(flag: string | undefined, fromTopology?: readonly string[]): string[] {
+export function resolveBrokers(flag: string | undefined, fromTopology?: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
   if (flag !== undefined && flag !== '') return parseBrokers(flag);
-  const env = parseBrokers(process.env.KAFKA_BROKERS ?? '');
-  if (env.length > 0) return env;
+  const fromEnv = parseBrokers(env.KAFKA_BROKERS ?? '');
+  if (fromEnv.length > 0) return fromEnv;
   if (fromTopology !== undefined && fromTopology.length > 0) return [...fromTopology];
   const local = readState(defaultBrokerDataDir());
   if (local !== undefined && isOurBroker(local)) return [local.bootstrap];

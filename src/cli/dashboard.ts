@@ -1,6 +1,7 @@
 /** `tokrs dashboard [topology.yaml…]`: the live dashboard for running topologies, on 127.0.0.1 by default. */
 import type { Command } from 'commander';
 import { configError } from '../errors.js';
+import { addSecurityOptions, mergeSecurity, resolveKafkaSecurity, type KafkaSecurityOptions, type SecurityFlags } from '../kafka/security.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { startDashboard, type DashboardHandle } from '../observe/dashboard/server.js';
 import { loadTopology } from '../topology/load.js';
@@ -11,6 +12,8 @@ export interface DashboardFlags {
   port?: number;
   host?: string;
   token?: string;
+  /** SASL and TLS for the dashboard's Kafka client (default: plaintext). */
+  security?: KafkaSecurityOptions;
   /** Default: JSON logs on standard error. */
   logger?: Logger;
 }
@@ -33,21 +36,38 @@ export async function serveDashboard(topologies: readonly Topology[], brokers: r
     port: flags.port ?? DEFAULT_DASHBOARD_PORT,
     logger: flags.logger ?? createLogger(),
     ...(flags.token === undefined ? {} : { token: flags.token }),
+    ...(flags.security === undefined ? {} : { security: flags.security }),
   });
 }
 
+/**
+ * Where `tokrs dashboard` connects and how: the brokers and `source.security` of the first topology (one
+ * client serves them all), overridden by TOKRS_KAFKA_* variables and the flags, as for `tokrs run`.
+ */
+export function dashboardKafka(
+  topologies: readonly Topology[],
+  opts: { brokers?: string } & SecurityFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): { brokers: string[]; security: KafkaSecurityOptions } {
+  const first = topologies[0]?.source;
+  return {
+    brokers: resolveBrokers(opts.brokers, first?.brokers, env),
+    security: resolveKafkaSecurity(mergeSecurity(first?.security, opts, env), env),
+  };
+}
+
 export function registerDashboard(program: Command): void {
-  program
-    .command('dashboard')
+  addSecurityOptions(program.command('dashboard'))
     .description('serve a live dashboard of running topologies: metrics, lag, label mix, dead letters, snapshots, try-it box')
     .argument('[topologies...]', 'topology files (YAML)', ['topologies/poetry-dynasty.yaml'])
     .option('--brokers <list>', 'Kafka brokers, comma-separated')
     .option('--port <n>', `HTTP port (0: any free port)`, parsePort, DEFAULT_DASHBOARD_PORT)
     .option('--host <host>', 'address to listen on; anything but 127.0.0.1 exposes the data to your network', '127.0.0.1')
     .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) on every page and API call')
-    .action(async (files: string[], opts: { brokers?: string; port: number; host: string; token?: string }) => {
+    .action(async (files: string[], opts: { brokers?: string; port: number; host: string; token?: string } & SecurityFlags) => {
       const topologies = files.map((f) => loadTopology(f));
-      const dashboard = await serveDashboard(topologies, resolveBrokers(opts.brokers, topologies[0]?.source.brokers), opts);
+      const { brokers, security } = dashboardKafka(topologies, opts);
+      const dashboard = await serveDashboard(topologies, brokers, { ...opts, security });
       process.stdout.write(`tokrs dashboard: ${dashboard.url}  (Ctrl-C stops it)\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);

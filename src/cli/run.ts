@@ -24,11 +24,9 @@ export function registerRun(program: Command): void {
     .action(async (file: string, opts: { brokers?: string; idleExit?: number; runId?: string; instance: string; ui: boolean; uiPort: number; sessionTimeout?: number; metricsPort?: number } & SecurityFlags) => {
       const topology = loadTopology(file);
       const logger = createLogger();
-      const kafka = createKafka({
-        brokers: resolveBrokers(opts.brokers, topology.source.brokers),
-        clientId: `tokrs-${topology.name}`,
-        ...resolveKafkaSecurity(mergeSecurity(topology.source.security, opts)),
-      });
+      // Read once: the run and its --ui dashboard connect with the same settings.
+      const security = resolveKafkaSecurity(mergeSecurity(topology.source.security, opts));
+      const kafka = createKafka({ brokers: resolveBrokers(opts.brokers, topology.source.brokers), clientId: `tokrs-${topology.name}`, ...security });
       const metrics = opts.metricsPort === undefined ? undefined : createTopologyMetrics(topology.name, opts.instance);
       if (metrics !== undefined && opts.metricsPort !== undefined) {
         await metrics.listen(opts.metricsPort);
@@ -45,7 +43,7 @@ export function registerRun(program: Command): void {
       });
       logger.info({ step: 'run', runId: run.runId }, 'running; Ctrl-C stops after flushing outputs and committing offsets');
       const dashboard = opts.ui
-        ? await serveDashboard([topology], resolveBrokers(opts.brokers, topology.source.brokers), { port: opts.uiPort })
+        ? await serveDashboard([topology], resolveBrokers(opts.brokers, topology.source.brokers), { port: opts.uiPort, security })
         : undefined;
       if (dashboard !== undefined) process.stderr.write(`tokrs run: dashboard at ${dashboard.url}\n`);
       const stop = (): void => {

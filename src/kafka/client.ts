@@ -2,8 +2,10 @@
  * The project's only door to Kafka: every stage gets its clients from here, so that KafkaJS (no longer
  * actively maintained) can be swapped for a librdkafka-based client without touching the stages.
  */
-import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type AdminConfig, type Consumer, type ConsumerConfig, type KafkaConfig, type LogEntry, type Producer, type ProducerConfig, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
+import { ERROR_CODES, TokrsError } from '../errors.js';
+import { probeTls } from './tls-probe.js';
 
 export type { Kafka } from 'kafkajs';
 
@@ -70,7 +72,80 @@ export function createKafka(options: KafkaClientOptions): Kafka {
   if (options.connectionTimeout !== undefined) config.connectionTimeout = options.connectionTimeout;
   if (options.requestTimeout !== undefined) config.requestTimeout = options.requestTimeout;
   if (options.retry !== undefined) config.retry = options.retry;
-  return new Kafka(config);
+  if (options.ssl === undefined && options.sasl === undefined) return new Kafka(config);
+  return new SecuredKafka(config, options);
+}
+
+/**
+ * A client whose producers, consumers and admins, before connecting, check the TLS handshake once
+ * (src/kafka/tls-probe.ts), and whose refused credentials are a TOKRS_ERR_KAFKA_AUTH: KafkaJS retries a
+ * refused certificate as if it were a network error, and its SASL error does not say what to change.
+ */
+class SecuredKafka extends Kafka {
+  private verified: Promise<void> | undefined;
+
+  constructor(
+    config: KafkaConfig,
+    private readonly options: KafkaClientOptions,
+  ) {
+    super(config);
+  }
+
+  override producer(config?: ProducerConfig): Producer {
+    return this.guard(super.producer(config));
+  }
+
+  override consumer(config: ConsumerConfig): Consumer {
+    return this.guard(super.consumer(config));
+  }
+
+  override admin(config?: AdminConfig): Admin {
+    return this.guard(super.admin(config));
+  }
+
+  private guard<C extends { connect(): Promise<void> }>(client: C): C {
+    const connect = client.connect.bind(client);
+    client.connect = async () => {
+      await this.checkTls();
+      try {
+        await connect();
+      } catch (error) {
+        throw this.explainSasl(error) ?? error;
+      }
+    };
+    return client;
+  }
+
+  /** Once per client while it succeeds; again after brokers were unreachable (they may be starting). */
+  private checkTls(): Promise<void> {
+    const ssl = this.options.ssl;
+    if (ssl === undefined || ssl === false) return Promise.resolve();
+    this.verified ??= (async () => {
+      for (const broker of this.options.brokers) {
+        if ((await probeTls(broker, ssl === true ? {} : ssl, this.options.connectionTimeout ?? 10_000)) === 'ok') return;
+      }
+      // None answered: not a certificate problem; KafkaJS's connect reports it with its usual retries.
+      this.verified = undefined;
+    })().catch((error: unknown) => {
+      this.verified = undefined;
+      throw error;
+    });
+    return this.verified;
+  }
+
+  private explainSasl(error: unknown): TokrsError | undefined {
+    const sasl = this.options.sasl;
+    if (sasl === undefined) return undefined;
+    const e = error as { name?: unknown; cause?: { name?: unknown } } | undefined;
+    if (e?.name !== 'KafkaJSSASLAuthenticationError' && e?.cause?.name !== 'KafkaJSSASLAuthenticationError') return undefined;
+    const user = 'username' in sasl ? ` as ${sasl.username}` : '';
+    return new TokrsError(
+      ERROR_CODES.KAFKA_AUTH,
+      `SASL ${sasl.mechanism.toUpperCase()} authentication${user} was refused (${(error as Error).message}); ` +
+        'check the user name, the password (source.security.sasl, --sasl-username, --sasl-password-env/--sasl-password-file) and the mechanism the listener enables',
+      { cause: error },
+    );
+  }
 }
 
 /** Broker list from a comma-separated string such as `KAFKA_BROKERS`. */

@@ -9,12 +9,14 @@
  *       tls: { caFile: /etc/kafka/ca.pem }
  *
  * The CLI (`--sasl-mechanism`, `--sasl-username`, `--sasl-password-env`, `--sasl-password-file`, `--tls`,
- * `--ssl-ca`, `--ssl-cert`, `--ssl-key`) and the environment (TOKRS_KAFKA_SASL_MECHANISM,
- * TOKRS_KAFKA_SASL_USERNAME, TOKRS_KAFKA_SASL_PASSWORD, TOKRS_KAFKA_SSL_CA, TOKRS_KAFKA_SSL_CERT,
- * TOKRS_KAFKA_SSL_KEY) override the topology, in that order.
+ * `--ssl-ca`, `--ssl-cert`, `--ssl-key`, `--ssl-key-password-env`, `--ssl-key-password-file`) and the
+ * environment (TOKRS_KAFKA_SASL_MECHANISM, TOKRS_KAFKA_SASL_USERNAME, TOKRS_KAFKA_SASL_PASSWORD,
+ * TOKRS_KAFKA_SSL_CA, TOKRS_KAFKA_SSL_CERT, TOKRS_KAFKA_SSL_KEY, TOKRS_KAFKA_SSL_KEY_PASSWORD) override the
+ * topology, in that order. `run`, `feed`, `tail` and `dashboard` (and `run --ui`) take them all.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
+import { createSecureContext, type ConnectionOptions } from 'node:tls';
 import type { Command } from 'commander';
 import type { SASLOptions } from 'kafkajs';
 import { z } from 'zod';
@@ -50,8 +52,9 @@ export const tlsSchema = z
     /** PEM client certificate and key, for brokers that authenticate clients by certificate (mTLS). */
     certFile: z.string().min(1).optional(),
     keyFile: z.string().min(1).optional(),
-    /** Passphrase of an encrypted key, from this environment variable. */
+    /** Passphrase of an encrypted key, from this environment variable or this file (not both). */
     keyPasswordEnv: envName.optional(),
+    keyPasswordFile: z.string().min(1).optional(),
     /** Server name checked against the broker certificate when it differs from the broker address. */
     servername: z.string().min(1).optional(),
     /** Only for test clusters with self-signed certificates: skips verifying the broker certificate. */
@@ -62,6 +65,12 @@ export const tlsSchema = z
   .superRefine((t, ctx) => {
     if (t.key !== undefined) ctx.addIssue({ code: 'custom', message: 'inline keys are not accepted: use keyFile', path: ['key'] });
     if ((t.certFile === undefined) !== (t.keyFile === undefined)) ctx.addIssue({ code: 'custom', message: 'certFile and keyFile go together', path: ['certFile'] });
+    if (t.keyPasswordEnv !== undefined && t.keyPasswordFile !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'give at most one of keyPasswordEnv and keyPasswordFile', path: ['keyPasswordEnv'] });
+    }
+    if ((t.keyPasswordEnv !== undefined || t.keyPasswordFile !== undefined) && t.keyFile === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'a key passphrase needs keyFile', path: ['keyPasswordEnv'] });
+    }
   });
 
 export const kafkaSecuritySchema = z
@@ -120,14 +129,53 @@ export function resolveKafkaSecurity(security: KafkaSecurityInput | undefined, e
   }
   if (tls !== undefined) {
     const ssl: ConnectionOptions = { rejectUnauthorized: !tls.insecureSkipVerify };
-    if (tls.caFile !== undefined) ssl.ca = [readSecretFile(tls.caFile, 'source.security.tls.caFile')];
+    if (tls.caFile !== undefined) ssl.ca = [readCaFile(tls.caFile)];
     if (tls.certFile !== undefined) ssl.cert = readSecretFile(tls.certFile, 'source.security.tls.certFile');
     if (tls.keyFile !== undefined) ssl.key = readSecretFile(tls.keyFile, 'source.security.tls.keyFile');
     if (tls.keyPasswordEnv !== undefined) ssl.passphrase = readEnv(env, tls.keyPasswordEnv, 'source.security.tls.keyPasswordEnv');
+    if (tls.keyPasswordFile !== undefined) ssl.passphrase = readSecretFile(tls.keyPasswordFile, 'source.security.tls.keyPasswordFile');
     if (tls.servername !== undefined) ssl.servername = tls.servername;
+    checkClientCertificate(ssl, tls);
     out.ssl = ssl;
   }
   return out;
+}
+
+/** Node silently ignores a CA that is not PEM, and then trusts nothing: say so at load time instead. */
+function readCaFile(path: string): string {
+  const pem = readSecretFile(path, 'source.security.tls.caFile');
+  try {
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no BEGIN CERTIFICATE line');
+    new X509Certificate(pem);
+  } catch (error) {
+    throw configError(`source.security.tls.caFile: ${path} holds no PEM certificate (${(error as Error).message}); give the CA certificate in PEM form`);
+  }
+  return pem;
+}
+
+/**
+ * Loads the client certificate and key the way the TLS connection will, so that a wrong passphrase or a key
+ * of another certificate is a TOKRS_ERR_CONFIG at start, naming the files, rather than a failure per
+ * connection attempt. OpenSSL's messages name neither the key nor the passphrase.
+ */
+function checkClientCertificate(ssl: ConnectionOptions, tls: NonNullable<KafkaSecurity['tls']>): void {
+  if (ssl.key === undefined) return;
+  try {
+    createSecureContext({ cert: ssl.cert, key: ssl.key, ...(ssl.passphrase === undefined ? {} : { passphrase: ssl.passphrase }) });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    const files = `certFile ${tls.certFile ?? '?'}, keyFile ${tls.keyFile ?? '?'}`;
+    const passphrase = tls.keyPasswordEnv !== undefined ? `$${tls.keyPasswordEnv}` : tls.keyPasswordFile !== undefined ? `file ${tls.keyPasswordFile}` : undefined;
+    const why =
+      code === 'ERR_OSSL_BAD_DECRYPT'
+        ? passphrase === undefined
+          ? 'the key is encrypted: give its passphrase with keyPasswordEnv or keyPasswordFile (--ssl-key-password-env, --ssl-key-password-file)'
+          : `the key cannot be decrypted with the passphrase from ${passphrase}`
+        : code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH'
+          ? 'the key does not belong to the certificate'
+          : `they cannot be loaded as PEM (${(error as Error).message})`;
+    throw configError(`source.security.tls (${files}): ${why}`);
+  }
 }
 
 /** What the CLI options give (commander's camelCase names). */
@@ -140,6 +188,8 @@ export interface SecurityFlags {
   sslCa?: string;
   sslCert?: string;
   sslKey?: string;
+  sslKeyPasswordEnv?: string;
+  sslKeyPasswordFile?: string;
 }
 
 /** Adds the security options to a command. */
@@ -152,7 +202,9 @@ export function addSecurityOptions(command: Command): Command {
     .option('--tls', 'connect with TLS (implied by --ssl-ca/--ssl-cert)')
     .option('--ssl-ca <file>', 'PEM CA file for the broker certificates (or TOKRS_KAFKA_SSL_CA)')
     .option('--ssl-cert <file>', 'PEM client certificate (or TOKRS_KAFKA_SSL_CERT)')
-    .option('--ssl-key <file>', 'PEM client key (or TOKRS_KAFKA_SSL_KEY)');
+    .option('--ssl-key <file>', 'PEM client key (or TOKRS_KAFKA_SSL_KEY)')
+    .option('--ssl-key-password-env <VAR>', 'read the passphrase of an encrypted --ssl-key from this environment variable (TOKRS_KAFKA_SSL_KEY_PASSWORD is used when set)')
+    .option('--ssl-key-password-file <file>', 'read the passphrase of an encrypted --ssl-key from this file');
 }
 
 /**
@@ -188,6 +240,20 @@ export function mergeSecurity(fromTopology: KafkaSecurityInput | undefined, flag
   if (flags.tls === true || ca !== undefined || cert !== undefined || key !== undefined) {
     tls = { ...tls, ...(ca === undefined ? {} : { caFile: ca }), ...(cert === undefined ? {} : { certFile: cert }), ...(key === undefined ? {} : { keyFile: key }) };
   }
+  // The key's passphrase: a flag names where it is; else TOKRS_KAFKA_SSL_KEY_PASSWORD when it is set and the
+  // topology names no other place.
+  const keyPassword =
+    flags.sslKeyPasswordFile !== undefined
+      ? { keyPasswordFile: flags.sslKeyPasswordFile }
+      : flags.sslKeyPasswordEnv !== undefined
+        ? { keyPasswordEnv: flags.sslKeyPasswordEnv }
+        : tls?.keyFile !== undefined && tls.keyPasswordEnv === undefined && tls.keyPasswordFile === undefined && (env.TOKRS_KAFKA_SSL_KEY_PASSWORD ?? '') !== ''
+          ? { keyPasswordEnv: 'TOKRS_KAFKA_SSL_KEY_PASSWORD' }
+          : undefined;
+  if (keyPassword !== undefined) {
+    const { keyPasswordEnv: _env, keyPasswordFile: _file, ...rest } = tls ?? {};
+    tls = { ...rest, ...keyPassword };
+  }
   if (sasl === undefined && tls === undefined) return undefined;
   return { ...(sasl === undefined ? {} : { sasl }), ...(tls === undefined ? {} : { tls }) };
 }
@@ -204,8 +270,9 @@ export function describeSecurity(security: KafkaSecurityInput | undefined): stri
   }
   const t = security.tls;
   if (t !== undefined) {
+    const keyFrom = t.keyPasswordEnv !== undefined ? ` (key passphrase from $${t.keyPasswordEnv})` : t.keyPasswordFile !== undefined ? ` (key passphrase from file ${t.keyPasswordFile})` : '';
     parts.push(
-      `TLS${t.caFile === undefined ? ' (system CAs)' : ` (CA ${t.caFile})`}${t.certFile === undefined ? '' : `, client certificate ${t.certFile}`}${t.insecureSkipVerify === true ? ', certificate NOT verified' : ''}`,
+      `TLS${t.caFile === undefined ? ' (system CAs)' : ` (CA ${t.caFile})`}${t.certFile === undefined ? '' : `, client certificate ${t.certFile}${keyFrom}`}${t.insecureSkipVerify === true ? ', certificate NOT verified' : ''}`,
     );
   }
   return parts.join(', ');

@@ -27,6 +27,7 @@ import { predictionRecord } from '../../codec/mapping.js';
 import { SCHEMA_NAMES } from '../../codec/records.js';
 import { describeError, ERROR_CODES, TokrsError } from '../../errors.js';
 import { createKafka, type Kafka } from '../../kafka/client.js';
+import type { KafkaSecurityOptions } from '../../kafka/security.js';
 import type { Topology } from '../../topology/spec.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { ViewUpdate } from './history.js';
@@ -36,6 +37,8 @@ import { TopologyWatcher } from './watcher.js';
 export interface DashboardOptions {
   topologies: readonly Topology[];
   brokers: readonly string[];
+  /** SASL and TLS for its Kafka client, as `resolveKafkaSecurity` builds them (secrets already read). */
+  security?: KafkaSecurityOptions;
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 0: a free port. */
@@ -114,6 +117,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     connectionTimeout: 3000,
     requestTimeout: 10_000,
     retry: { retries: 3, initialRetryTime: 300, maxRetryTime: 3000 },
+    ...options.security,
   });
   const page = readFileSync(PAGE_FILE);
   const clients = new Map<string, Set<ServerResponse>>();

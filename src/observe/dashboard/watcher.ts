@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer } from 'kafkajs';
 import { decodeRecord } from '../../codec/avro.js';
 import { SCHEMA_NAMES } from '../../codec/records.js';
-import { describeError } from '../../errors.js';
+import { describeError, ERROR_CODES, isTokrsError } from '../../errors.js';
 import type { Kafka } from '../../kafka/client.js';
 import type { Topology } from '../../topology/spec.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -42,6 +42,8 @@ export class TopologyWatcher {
   /** Next offset to read per topic/partition, so a rebuilt consumer resumes where the last one stopped. */
   private readonly next = new Map<string, string>();
   private readonly log: Logger;
+  /** The last refusal logged, so a dashboard with wrong settings warns once, not at every reconnect. */
+  private refusal: string | undefined;
   private readonly topics: { metrics?: string; snapshots?: string; deadLetters?: string };
 
   constructor(private readonly options: WatcherOptions) {
@@ -96,7 +98,11 @@ export class TopologyWatcher {
           await this.dropAdmin();
           this.refreshStatus(`Kafka: ${describeError(error)}`);
         }
-        this.log.debug({ err: error }, 'dashboard consumer failed; retrying');
+        if (isTokrsError(error, ERROR_CODES.KAFKA_AUTH) && error.message !== this.refusal) {
+          // Not a blip: the brokers refuse these settings. Say so where the user started the dashboard.
+          this.refusal = error.message;
+          this.log.warn({ err: error }, 'dashboard: the brokers refused its Kafka security settings; retrying until they are fixed');
+        } else this.log.debug({ err: error }, 'dashboard consumer failed; retrying');
       }
       await this.stopConsumer();
       if (this.closed) break;
