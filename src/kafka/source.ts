@@ -113,6 +113,14 @@ export class KafkaSource {
         await consumer.run({
           autoCommit: false,
           eachMessage: async ({ topic, partition, message, heartbeat }) => {
+            // KafkaJS runs a whole fetched batch in one chain of microtasks; yielding now and then lets
+            // timers and I/O (commits, transactions, heartbeats) through while a large batch is processed.
+            // Only before the checks below: from them to `next` nothing may wait, or a message could be
+            // counted in flight after the stream ended (and a checkpoint would never be possible again).
+            if (++this.sinceYield >= 256) {
+              this.sinceYield = 0;
+              await new Promise<void>((resolve) => setImmediate(resolve));
+            }
             if (this.stopping || subscriber.closed) return;
             if (this.full() || this.holding) {
               if (this.tracker.inFlight < o.maxInFlight && !this.holding) this.bytePauses++;
@@ -146,12 +154,6 @@ export class KafkaSource {
             this.sizes.set(`${topic}\u0000${partition}\u0000${message.offset}`, size);
             this.bytesInFlight += size;
             this.maxObservedBytesInFlight = Math.max(this.maxObservedBytesInFlight, this.bytesInFlight);
-            // KafkaJS runs a whole fetched batch in one chain of microtasks; yielding now and then lets
-            // timers and I/O (commits, transactions, heartbeats) through while a large batch is processed.
-            if (++this.sinceYield >= 256) {
-              this.sinceYield = 0;
-              await new Promise<void>((resolve) => setImmediate(resolve));
-            }
             subscriber.next({
               topic,
               partition,

@@ -357,6 +357,10 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
           const release = await source.hold();
           try {
             const checkpoint = takeCheckpoint();
+            if (t.guarantee === 'exactly-once' && checkpoint === undefined) {
+              log.warn({ step: 'checkpoint', inFlight: source.tracker.inFlight }, 'messages still in flight after 30 s; checkpoint postponed');
+              return;
+            }
             await commitWith(checkpoint, source.tracker.uncommitted(), committer.takeOutputs());
           } finally {
             holding = false;
@@ -368,8 +372,9 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     }
     // The checkpoint is captured now, synchronously, so it matches the offsets captured with it.
     const checkpoint = due ? takeCheckpoint() : undefined;
-    // Exactly-once commits only with a checkpoint: offsets must never run ahead of the committed state.
-    if (t.guarantee === 'exactly-once' && checkpoint === undefined && !force) return committing;
+    // Exactly-once commits only with a checkpoint: offsets (and outputs) must never run ahead of the
+    // committed state, not even at the end of a run.
+    if (t.guarantee === 'exactly-once' && checkpoint === undefined) return committing;
     // Offsets and outputs are captured now, with the checkpoint: the pipeline is synchronous, so the outputs
     // queued so far are exactly those of the messages up to these offsets.
     const points = source.tracker.uncommitted();
