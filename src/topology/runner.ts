@@ -9,7 +9,8 @@
  *   consumer offsets are committed in one Kafka transaction. A crash loses the open transaction, and the
  *   restart resumes from the last committed checkpoint, so every message counts exactly once and a
  *   read_committed reader never sees a window twice. The transactional id is stable per instance, so a
- *   restarted process fences its own zombie.
+ *   restarted process fences its own zombie. Before it rejoins its group (a rebalance), a process commits
+ *   everything it processed, so the partitions it gives up are handed over exactly (prepareRejoin).
  */
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
