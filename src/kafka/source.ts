@@ -7,6 +7,7 @@
  */
 import type { Consumer, ConsumerConfig, IHeaders } from 'kafkajs';
 import { Observable } from 'rxjs';
+import { installBeforeRejoinHook, type BeforeRejoinPayload } from './before-rejoin.js';
 import type { Kafka } from './client.js';
 import { OffsetTracker, type CommitPoint } from './offset-tracker.js';
 
@@ -40,6 +41,13 @@ export interface KafkaSourceOptions {
   onAssignment?: (assignment: Record<string, number[]>, revoked: { topic: string; partition: number }[]) => void;
   /** Called as soon as the consumer learns a rebalance has started (before the new assignment). */
   onRebalancing?: () => void;
+  /**
+   * Called before this member rejoins its group, which waits for the returned promise: the place to commit
+   * what was processed, so the partitions' next owners read offsets that nothing will overwrite (see
+   * before-rejoin.ts). `lost`: the member was no longer in the group (its session expired, or the consumer
+   * restarted after a crash), so its partitions may already have moved and nothing may be committed.
+   */
+  beforeRejoin?: (lost: boolean) => Promise<void>;
   consumerConfig?: Partial<ConsumerConfig>;
   /**
    * Positions a restored state already covers: earlier messages are passed over (and count as processed),
@@ -82,6 +90,7 @@ export class KafkaSource {
         heartbeatInterval: o.heartbeatInterval ?? 3_000,
         ...o.consumerConfig,
       });
+      if (o.beforeRejoin !== undefined) installBeforeRejoinHook();
       this.consumer = consumer;
       let assignment: Record<string, number[]> = {};
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
@@ -101,10 +110,21 @@ export class KafkaSource {
         this.assignment = next;
         o.onAssignment?.(next, revoked);
       });
-      consumer.on(consumer.events.REBALANCING, () => o.onRebalancing?.());
+      consumer.on(consumer.events.REBALANCING, (event) => {
+        const payload = event.payload as Partial<BeforeRejoinPayload>;
+        // From the before-rejoin hook: the rejoin waits for the callback.
+        if (payload.hold !== undefined) {
+          if (o.beforeRejoin !== undefined) payload.hold(o.beforeRejoin(payload.lost === true));
+        } else {
+          o.onRebalancing?.();
+        }
+      });
       consumer.on(consumer.events.CRASH, (event) => {
         // KafkaJS restarts the consumer itself on retriable errors; a crash it will not restart ends the stream.
         if (!event.payload.restart) subscriber.error(event.payload.error);
+        // A restarted consumer has left the group (consumer/index.js onCrash disconnects) and joins as a new
+        // member: whatever it held may have moved meanwhile.
+        else void o.beforeRejoin?.(true);
       });
 
       const start = async (): Promise<void> => {
@@ -113,12 +133,22 @@ export class KafkaSource {
         await consumer.run({
           autoCommit: false,
           eachMessage: async ({ topic, partition, message, heartbeat }) => {
+            // KafkaJS runs a whole fetched batch in one chain of microtasks; yielding now and then lets
+            // timers and I/O (commits, transactions, heartbeats) through while a large batch is processed.
+            // Only before the checks below: from them to `next` nothing may wait, or a message could be
+            // counted in flight after the stream ended (and a checkpoint would never be possible again).
+            if (++this.sinceYield >= 256) {
+              this.sinceYield = 0;
+              await new Promise<void>((resolve) => setImmediate(resolve));
+            }
             if (this.stopping || subscriber.closed) return;
-            if (this.full() || this.holding) {
-              if (this.tracker.inFlight < o.maxInFlight && !this.holding) this.bytePauses++;
+            if (this.full() || this.holding || this.blocked) {
+              if (this.tracker.inFlight < o.maxInFlight && !this.holding && !this.blocked) this.bytePauses++;
               await this.waitForDrain(consumer, heartbeat);
             }
             if (this.stopping || subscriber.closed) return;
+            // A batch fetched before a rebalance, handled after it: the partition may be someone else's now.
+            if (!(this.assignment[topic] ?? []).includes(partition)) return;
             const seekTo = this.pendingSeeks.get(`${topic}\u0000${partition}`);
             if (seekTo !== undefined) {
               this.pendingSeeks.delete(`${topic}\u0000${partition}`);
@@ -146,12 +176,6 @@ export class KafkaSource {
             this.sizes.set(`${topic}\u0000${partition}\u0000${message.offset}`, size);
             this.bytesInFlight += size;
             this.maxObservedBytesInFlight = Math.max(this.maxObservedBytesInFlight, this.bytesInFlight);
-            // KafkaJS runs a whole fetched batch in one chain of microtasks; yielding now and then lets
-            // timers and I/O (commits, transactions, heartbeats) through while a large batch is processed.
-            if (++this.sinceYield >= 256) {
-              this.sinceYield = 0;
-              await new Promise<void>((resolve) => setImmediate(resolve));
-            }
             subscriber.next({
               topic,
               partition,
@@ -182,7 +206,7 @@ export class KafkaSource {
     consumer.pause(topics);
     this.pauses++;
     try {
-      while ((this.full() || this.holding) && !this.stopping) {
+      while ((this.full() || this.holding || this.blocked) && !this.stopping) {
         await new Promise<void>((resolve) => {
           this.drainWaiters.push(resolve);
           // Wake up now and then to heartbeat, so a long stall is not taken for a dead member.
@@ -202,19 +226,21 @@ export class KafkaSource {
   }
 
   private holding = false;
+  /** Set by block(): no message is handed out until unblock(), whatever hold() does meanwhile. */
+  private blocked = false;
   private sinceYield = 0;
   private readonly pendingSeeks = new Map<string, bigint>();
   /** The partitions this member holds now. */
   assignment: Record<string, number[]> = {};
 
-  /** Stops handing out messages until `unblock()` (while the pipeline is being rewound). */
+  /** Stops handing out messages until `unblock()` (during a rebalance, or while the pipeline is rewound). */
   block(): void {
-    this.holding = true;
+    this.blocked = true;
   }
 
   unblock(): void {
-    this.holding = false;
-    this.releaseWaiters();
+    this.blocked = false;
+    if (!this.full() && !this.holding) this.releaseWaiters();
   }
 
   /**
@@ -253,7 +279,7 @@ export class KafkaSource {
     while (this.tracker.inFlight > 0 && Date.now() < deadline && !this.stopping) await new Promise((r) => setTimeout(r, 5));
     return () => {
       this.holding = false;
-      this.releaseWaiters();
+      if (!this.blocked) this.releaseWaiters();
     };
   }
 
@@ -266,7 +292,7 @@ export class KafkaSource {
       this.sizes.delete(key);
       this.bytesInFlight -= size;
     }
-    if (!this.full() && !this.holding) this.releaseWaiters();
+    if (!this.full() && !this.holding && !this.blocked) this.releaseWaiters();
   }
 
   /** At a bound: maxInFlight messages, or maxInFlightBytes bytes (with at least one message in flight). */

@@ -9,7 +9,8 @@
  *   consumer offsets are committed in one Kafka transaction. A crash loses the open transaction, and the
  *   restart resumes from the last committed checkpoint, so every message counts exactly once and a
  *   read_committed reader never sees a window twice. The transactional id is stable per instance, so a
- *   restarted process fences its own zombie.
+ *   restarted process fences its own zombie. Before it rejoins its group (a rebalance), a process commits
+ *   everything it processed, so the partitions it gives up are handed over exactly (prepareRejoin).
  */
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
@@ -90,8 +91,10 @@ export interface RunSummary {
   maxInFlight: number;
   checkpoints: number;
   restoredFrom: number | null;
-  /** Times this process went back to its last checkpoint after partitions moved to another member. */
+  /** Times this process went back to its last committed checkpoint (it was out of its group for a while). */
   rewinds: number;
+  /** Times this process committed everything it had processed before rejoining its group (a rebalance). */
+  handovers: number;
   /** Messages passed over because the restored checkpoint already covered them. */
   coveredByCheckpoint: number;
   /** Messages the consumer delivered again (after a restart or rebalance) and that were passed over. */
@@ -219,6 +222,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
   const log = (options.logger ?? silentLogger).child({ topology: t.name, instance, runId });
   const kafka = options.kafka;
   const groupId = t.source.group ?? `tokrs-${t.name}`;
+  const exactlyOnceCheckpoints = t.guarantee === 'exactly-once' && t.checkpoint !== null;
   await withAdmin(kafka, async (admin) => {
     const created = await ensureTopics(admin, [
       ...t.source.topics.map((topic) => ({ topic, partitions: options.sourcePartitions ?? 3 })),
@@ -254,14 +258,21 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
       lastMessageAt = Date.now();
       assigned = true;
       log.info({ step: 'source', assignment, revoked }, 'partitions assigned');
-      if (revoked.length > 0 && t.guarantee === 'exactly-once' && t.checkpoint !== null) rewind(revoked);
-      else blockCommits = false;
+      // Partitions moved while this process's state was ahead of its commits: that state is no longer its own.
+      if (exactlyOnceCheckpoints && revoked.length > 0 && !handedOver) stale = true;
+      handedOver = false;
+      if (stale) rewind(revoked);
+      else {
+        blockCommits = false;
+        source.unblock();
+      }
     },
     // From here until the new assignment, nothing is committed: offsets of partitions about to move must
     // not run ahead of what their next owner will read.
     onRebalancing: () => {
       if (t.guarantee === 'exactly-once') blockCommits = true;
     },
+    ...(exactlyOnceCheckpoints ? { beforeRejoin: (isLost: boolean) => prepareRejoin(isLost) } : {}),
   });
 
   const retry: RetryOptions = {
@@ -290,6 +301,18 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
   let lastCommitted: { record: CheckpointRecord | undefined; restored: RestoredState | undefined } = { record: undefined, restored };
   let blockCommits = false;
   let rewinds = 0;
+  /** Everything processed was committed before this member rejoined: its state matches what it hands over. */
+  let handedOver = false;
+  /**
+   * This process's state counts messages that other members process too (it was out of its group, or
+   * partitions moved before it could commit): it is never committed, only rewound.
+   */
+  let stale = false;
+  let handovers = 0;
+  let rewinding: Promise<void> = Promise.resolve();
+  /** Settles when the run's final commit is done: true when it committed everything, its offsets visible. */
+  let finalCommitted: (done: boolean) => void = () => undefined;
+  const finalCommit = new Promise<boolean>((resolve) => (finalCommitted = resolve));
   let checkpointVersion = restored?.version ?? 0;
   let checkpoints = 0;
   let processedSinceCheckpoint = 0;
@@ -343,6 +366,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
   let inProgress = 0;
   /** Serialised: one commit (one transaction) at a time, in order. */
   const commit = (force: boolean): Promise<void> => {
+    if (stale) return committing;
     // While a commit is still on its way, a new checkpoint waits for the next chance rather than queueing
     // behind it: checkpoints may be megabytes, and a queue of them would only add memory and lag.
     if ((inProgress > 0 || blockCommits) && !force) return committing;
@@ -357,6 +381,10 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
           const release = await source.hold();
           try {
             const checkpoint = takeCheckpoint();
+            if (t.guarantee === 'exactly-once' && checkpoint === undefined) {
+              log.warn({ step: 'checkpoint', inFlight: source.tracker.inFlight }, 'messages still in flight after 30 s; checkpoint postponed');
+              return;
+            }
             await commitWith(checkpoint, source.tracker.uncommitted(), committer.takeOutputs());
           } finally {
             holding = false;
@@ -368,8 +396,9 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     }
     // The checkpoint is captured now, synchronously, so it matches the offsets captured with it.
     const checkpoint = due ? takeCheckpoint() : undefined;
-    // Exactly-once commits only with a checkpoint: offsets must never run ahead of the committed state.
-    if (t.guarantee === 'exactly-once' && checkpoint === undefined && !force) return committing;
+    // Exactly-once commits only with a checkpoint: offsets (and outputs) must never run ahead of the
+    // committed state, not even at the end of a run.
+    if (t.guarantee === 'exactly-once' && checkpoint === undefined) return committing;
     // Offsets and outputs are captured now, with the checkpoint: the pipeline is synchronous, so the outputs
     // queued so far are exactly those of the messages up to these offsets.
     const points = source.tracker.uncommitted();
@@ -415,10 +444,16 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
       if (lagTimer !== undefined) clearInterval(lagTimer);
       error ??= failed;
       try {
-        if (error === undefined) await commit(true);
-        else await committing.catch(() => undefined);
+        if (error === undefined) {
+          await commit(true);
+          // Before leaving the group: the members that take this one's partitions must read these offsets.
+          if (exactlyOnceCheckpoints && !stale) await committedOffsetsReach(source.tracker.positions());
+          finalCommitted(!stale);
+        } else await committing.catch(() => undefined);
+        finalCommitted(false);
         await committer.close();
       } catch (closeError) {
+        finalCommitted(false);
         error ??= closeError;
       }
       await source.close();
@@ -431,6 +466,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
         checkpoints,
         restoredFrom: restored?.version ?? null,
         rewinds,
+        handovers,
         coveredByCheckpoint: source.skipped,
         redelivered: source.redelivered,
       };
@@ -495,45 +531,115 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
   });
 
   /**
-   * After losing partitions to another member (exactly-once): this process's state includes messages of
-   * those partitions past their committed offsets, which the new owner will process too. Going back to the
-   * last committed checkpoint, for every partition, keeps each message counted once across the group.
+   * Exactly-once, before this member rejoins its group (see kafka/before-rejoin.ts): commits everything
+   * processed so far, with a checkpoint, and waits until the group's coordinator answers those offsets.
+   * The rebalance cannot complete before this member rejoins, so the partitions' next owners read offsets
+   * that no commit of this member will overwrite, and this member's committed state counts exactly the
+   * messages below them: nothing needs to be undone afterwards, whatever partitions move. Messages stay
+   * blocked until the new assignment. A member that was out of the group (`isLost`) must not commit: its
+   * partitions may already have been read by others; it goes back to its last committed checkpoint.
+   */
+  const prepareRejoin = async (isLost: boolean): Promise<void> => {
+    blockCommits = true;
+    source.block();
+    if (isLost) {
+      stale = true;
+      return;
+    }
+    await rewinding;
+    if (stale) return;
+    if (stopped) {
+      // The run is ending: its final commit (which may already have closed the producer) is the handover.
+      handedOver = await finalCommit;
+      return;
+    }
+    try {
+      const started = Date.now();
+      await commit(true);
+      if (processedSinceCheckpoint > 0 || source.tracker.inFlight > 0) {
+        // Not all of it could be checkpointed (messages stuck in an asynchronous stage): the assignment
+        // then rewinds this member if it loses partitions.
+        log.warn({ step: 'rebalance', inFlight: source.tracker.inFlight, processedSinceCheckpoint }, 'could not commit everything before rejoining');
+        return;
+      }
+      const positions = source.tracker.positions();
+      await committedOffsetsReach(positions);
+      handedOver = true;
+      handovers++;
+      log.info({ step: 'rebalance', positions, ms: Date.now() - started }, 'committed everything before rejoining the group');
+    } catch (error) {
+      // The run stops; the last committed checkpoint and offsets stay consistent for the next owners.
+      onCommitError(error);
+    }
+  };
+
+  /**
+   * Resolves once the group's committed offsets have reached `points`. The transaction coordinator answers
+   * EndTxn before its commit markers are written, and until the marker reaches __consumer_offsets an
+   * OffsetFetch (KafkaJS sends v1-v4, without KIP-447's require_stable) still answers the previous offsets.
+   */
+  const committedOffsetsReach = async (points: readonly CommitPoint[]): Promise<void> => {
+    if (points.length === 0) return;
+    const deadline = Date.now() + 15_000;
+    await withAdmin(kafka, async (admin) => {
+      for (;;) {
+        const committed = await admin.fetchOffsets({ groupId, topics: [...new Set(points.map((p) => p.topic))] });
+        const behind = points.filter((p) => {
+          const c = committed.find((x) => x.topic === p.topic)?.partitions.find((x) => x.partition === p.partition);
+          return c === undefined || BigInt(c.offset) < BigInt(p.offset);
+        });
+        if (behind.length === 0) return;
+        if (Date.now() > deadline) {
+          log.warn({ step: 'rebalance', behind }, 'committed offsets not visible after 15 s; rejoining anyway');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+  };
+
+  /**
+   * Exactly-once, after partitions moved while this process's state was ahead of its last commit (it was
+   * out of the group, or it could not commit before rejoining): that state includes messages that their
+   * new owner processes too. Going back to the last committed checkpoint, and reading every partition held
+   * now from the group's committed offset, keeps each message counted once across the group: the offsets
+   * this member committed with that checkpoint are where it stopped counting, and any later commit of a
+   * partition was another member's, whose checkpoint counts the messages in between.
    */
   const rewind = (revoked: readonly { topic: string; partition: number }[]): void => {
+    // A run that is ending is not rewound: it ends without committing its stale state.
+    if (stopped) return;
     source.block();
     rewinds++;
-    void committing
+    rewinding = rewinding
+      .then(() => committing)
       .catch(() => undefined)
       .then(async () => {
+        if (stopped) return;
         committer.takeOutputs(); // Outputs of the discarded work: never published.
         const target = lastCommitted.restored ?? (lastCommitted.record === undefined ? undefined : restoredFrom(lastCommitted.record));
-        const positions = [...(target?.positions ?? [])];
-        // Partitions with no position in that checkpoint go back to the group's committed offset (another
-        // member's work), or where the group starts reading when nothing was committed.
-        const missing = Object.entries(source.assignment).flatMap(([topic, ps]) =>
-          ps.filter((p) => !positions.some((x) => x.topic === topic && x.partition === p)).map((partition) => ({ topic, partition })),
-        );
-        if (missing.length > 0) {
-          await withAdmin(kafka, async (admin) => {
-            for (const topic of new Set(missing.map((m) => m.topic))) {
-              const offsets = await admin.fetchTopicOffsets(topic);
-              const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
-              for (const m of missing.filter((x) => x.topic === topic)) {
-                const c = committed.find((x) => x.partition === m.partition);
-                const o = offsets.find((x) => x.partition === m.partition);
-                if (c !== undefined && Number(c.offset) >= 0) positions.push({ topic, partition: m.partition, offset: c.offset });
-                else if (o !== undefined) positions.push({ topic, partition: m.partition, offset: t.source.start === 'earliest' ? o.low : o.high });
-              }
+        const positions: CommitPoint[] = [];
+        await withAdmin(kafka, async (admin) => {
+          for (const [topic, partitions] of Object.entries(source.assignment)) {
+            const offsets = await admin.fetchTopicOffsets(topic);
+            const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
+            for (const partition of partitions) {
+              const c = committed.find((x) => x.partition === partition);
+              const o = offsets.find((x) => x.partition === partition);
+              // Nothing committed yet: where the group starts reading.
+              if (c !== undefined && Number(c.offset) >= 0) positions.push({ topic, partition, offset: c.offset });
+              else if (o !== undefined) positions.push({ topic, partition, offset: t.source.start === 'earliest' ? o.low : o.high });
             }
-          });
-        }
+          }
+        });
         pipelineSubscription?.unsubscribe();
         state = new PipelineState();
         checkpointVersion = target?.version ?? 0;
         processedSinceCheckpoint = 0;
         restartPipeline(target);
         source.rewind(positions);
-        log.info({ step: 'rebalance', revoked, checkpoint: target?.version ?? null }, 'partitions moved away: back to the last committed checkpoint');
+        stale = false;
+        log.info({ step: 'rebalance', revoked, checkpoint: target?.version ?? null, positions }, 'back to the last committed checkpoint');
       })
       .catch((error: unknown) => onCommitError(error))
       .finally(() => {
