@@ -43,6 +43,8 @@ export type Done = (position: SourcePosition) => void;
 
 export interface PipelineContext {
   readonly runId: string;
+  /** The process's instance name (`tokrs run --instance`), carried by metrics and snapshot records so that several processes of one topology can be told apart. */
+  readonly instance?: string;
   /** Clock and timers (time-triggered reports); a TestScheduler or an event-time scheduler in replays. */
   readonly scheduler?: SchedulerLike;
   /** Called once per message when it is fully processed or dead-lettered. */
@@ -175,6 +177,7 @@ export function topologyPipeline(
             hash,
             metrics: overall === undefined ? {} : { accuracy: overall.accuracy, macroF1: overall.macroF1, logLoss: overall.logLoss, count: overall.count },
             sourceOffsets: ctx.positions?.() ?? [],
+            instance: ctx.instance ?? null,
             createdAt: now(),
           }),
         });
@@ -190,6 +193,7 @@ export function topologyPipeline(
         tokensPerMessage: state.tokenize.messages === 0 ? null : state.tokenize.tokens / state.tokenize.messages,
         sourceOffsets: ctx.positions?.() ?? [],
         windowSize: t.evaluate.reportEvery,
+        instance: ctx.instance ?? null,
       });
 
       const tokenizeStage =

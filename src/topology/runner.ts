@@ -483,6 +483,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
             t,
             {
               runId,
+              instance,
               done: (position) => {
                 lastMessageAt = Date.now();
                 processedSinceCheckpoint++;

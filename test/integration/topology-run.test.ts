@@ -80,6 +80,7 @@ test('the waimai topology over Kafka: exact counts, restorable snapshots, dead l
   const run = await startTopology(t, {
     kafka,
     idleExitMs: 2_500,
+    instance: 'itest-1',
     onOutput: (o) => {
       if (o.kind === 'snapshot') liveAtSnapshot.set(o.record.version, probes.map((x) => run.state.learner.model!.predictProba(x)));
     },
@@ -102,8 +103,9 @@ test('the waimai topology over Kafka: exact counts, restorable snapshots, dead l
   assert.equal(counts.seen, reviews.length + bad.length);
   assert.ok((last.accuracy as number) > 0.8, `accuracy ${String(last.accuracy)}`);
   assert.deepEqual(
-    metrics.map(readerOnlyAvsc).map((r) => r.topology),
-    metrics.map(() => t.name),
+    metrics.map(readerOnlyAvsc).map((r) => [r.topology, r.instance]),
+    metrics.map(() => [t.name, 'itest-1']),
+    'every metrics record names its topology and the process (instance) that emitted it',
   );
 
   // Snapshots: published, and each restores into a classifier that predicts as the running one did.
@@ -111,6 +113,7 @@ test('the waimai topology over Kafka: exact counts, restorable snapshots, dead l
     (m) => decodeRecord(SCHEMA_NAMES.modelSnapshot, m.value, m.headers) as ModelSnapshotRecord,
   );
   assert.deepEqual(snapshots.map((s) => s.version), [1, 2, 3]);
+  assert.deepEqual(snapshots.map((s) => s.instance), ['itest-1', 'itest-1', 'itest-1']);
   for (const s of snapshots) {
     const model = createClassifier(t.model, modelSpace(t));
     model.restore(modelSnapshotFromRecord(s));
