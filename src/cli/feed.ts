@@ -28,6 +28,7 @@ export function registerFeed(program: Command): void {
     .option('--text-field <path>', 'field holding the text in JSON input', 'text')
     .option('--label-field <path>', 'field holding the label in JSON input', 'label')
     .option('--id-field <path>', 'field holding the id in JSON input (also used as the message key)')
+    .option('--timestamp-field <path>', 'field holding the event time in JSON input (epoch ms or ISO 8601), used as the message timestamp', 'timestamp')
     .option('--rate <n>', 'messages per second (default: as fast as possible)', (v) => Number(v))
     .option('--limit <n>', 'stop after this many messages', (v) => Number(v))
     .option('--partitions <n>', 'partitions when the topic is created', (v) => Number(v), 3)
@@ -35,7 +36,7 @@ export function registerFeed(program: Command): void {
       async (
         topic: string,
         file: string,
-        opts: { brokers?: string; format: 'json' | 'avro' | 'text'; lines: boolean; textField: string; labelField: string; idField?: string; rate?: number; limit?: number; partitions: number } & SecurityFlags,
+        opts: { brokers?: string; format: 'json' | 'avro' | 'text'; lines: boolean; textField: string; labelField: string; idField?: string; timestampField: string; rate?: number; limit?: number; partitions: number } & SecurityFlags,
       ) => {
         const kafka = createKafka({ brokers: resolveBrokers(opts.brokers), clientId: 'tokrs-feed', ...resolveKafkaSecurity(mergeSecurity(undefined, opts)) });
         await withAdmin(kafka, (admin) => ensureTopics(admin, [{ topic, partitions: opts.partitions }]));
@@ -48,6 +49,7 @@ export function registerFeed(program: Command): void {
           jsonInput: !opts.lines,
           textField: opts.textField,
           labelField: opts.labelField,
+          timestampField: opts.timestampField,
           signal: abort.signal,
           ...(opts.idField === undefined ? {} : { idField: opts.idField }),
           ...(opts.rate === undefined ? {} : { rate: opts.rate }),
@@ -55,7 +57,7 @@ export function registerFeed(program: Command): void {
         });
         process.stderr.write(
           `tokrs feed: ${result.sent} messages to ${topic} in ${((Date.now() - started) / 1000).toFixed(1)} s` +
-            `${result.skipped > 0 ? `; ${result.skipped} lines skipped (not JSON, or no text at --text-field)` : ''}\n`,
+            `${result.skipped > 0 ? `; ${result.skipped} lines skipped (not JSON, no text at --text-field, or a --timestamp-field that is not epoch ms or ISO 8601)` : ''}\n`,
         );
       },
     );

@@ -20,6 +20,12 @@ export interface FeedOptions {
   labelField?: string;
   /** Field of the id; also the message key when given. */
   idField?: string;
+  /**
+   * Field of the event time (epoch milliseconds, or an ISO 8601 string); default "timestamp". When present
+   * it becomes the Kafka message timestamp (and the event's own timestamp), so replays in event time and
+   * time windows see when things happened, not when they were fed. Absent: the broker's time.
+   */
+  timestampField?: string;
   /** Messages per second; unlimited when absent. */
   rate?: number;
   limit?: number;
@@ -49,27 +55,47 @@ function parseLine(line: string, index: number, options: FeedOptions): TextEvent
   if (typeof text !== 'string') return undefined;
   const label = getPath(object, options.labelField ?? 'label');
   const id = options.idField === undefined ? undefined : getPath(object, options.idField);
+  const timestamp = eventTime(getPath(object, options.timestampField ?? 'timestamp'));
+  if (timestamp === undefined) return undefined;
   return {
     id: typeof id === 'string' || typeof id === 'number' ? String(id) : `line-${index}`,
     text,
     label: label === undefined || label === null ? null : String(label),
-    timestamp: null,
+    timestamp,
     attributes: {},
   };
 }
 
-function toMessage(event: TextEventRecord, options: FeedOptions): { key: string | null; value: Buffer } {
+/** Epoch ms from a number or an ISO 8601 string; null when absent; undefined when unusable (the line is skipped). */
+function eventTime(value: unknown): number | null | undefined {
+  if (value === undefined || value === null) return null;
+  const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : NaN;
+  return Number.isSafeInteger(ms) && ms >= 0 ? ms : undefined;
+}
+
+type FeedMessage = { key: string | null; value: Buffer; timestamp?: string };
+
+function toMessage(event: TextEventRecord, options: FeedOptions): FeedMessage {
   const key = options.idField === undefined ? null : (event.id ?? null);
+  const time = event.timestamp == null ? {} : { timestamp: String(event.timestamp) };
   switch (options.format) {
     case 'text':
-      return { key, value: Buffer.from(event.text) };
+      return { key, value: Buffer.from(event.text), ...time };
     case 'json':
       return {
         key,
-        value: Buffer.from(JSON.stringify({ id: event.id, text: event.text, ...(event.label == null ? {} : { label: event.label }) })),
+        value: Buffer.from(
+          JSON.stringify({
+            id: event.id,
+            text: event.text,
+            ...(event.label == null ? {} : { label: event.label }),
+            ...(event.timestamp == null ? {} : { timestamp: event.timestamp }),
+          }),
+        ),
+        ...time,
       };
     case 'avro':
-      return { key, value: encodeRecord(SCHEMA_NAMES.textEvent, event).value };
+      return { key, value: encodeRecord(SCHEMA_NAMES.textEvent, event).value, ...time };
   }
 }
 
@@ -80,7 +106,7 @@ export async function feedLines(kafka: Kafka, lines: AsyncIterable<string> | Ite
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const batchSize = options.rate === undefined ? (options.batchSize ?? 500) : Math.max(1, Math.min(options.batchSize ?? 500, Math.ceil(options.rate / 10)));
-  let batch: { key: string | null; value: Buffer }[] = [];
+  let batch: FeedMessage[] = [];
   let sent = 0;
   let skipped = 0;
   let index = 0;
