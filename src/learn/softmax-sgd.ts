@@ -117,6 +117,21 @@ export class SoftmaxSgd implements OnlineClassifier {
   /** Scratch for scores / gradients, length cap; avoids an allocation per update. */
   private scratch: Float64Array = new Float64Array(0);
 
+  /**
+   * The lazy catch-up a prediction computed (and did not store: predicting leaves the model unchanged), kept
+   * for the `learn` of the same vector that follows it in prequential use, so its pow/exp per weight is not
+   * computed twice. Valid only while nothing was learned since: every update that writes weights clears it,
+   * and the clocks (`cumA`, `cumB`, advanced by every step) and the classes (`R`) must be the same.
+   */
+  private caught: { x: SparseVector | undefined; cumA: number; cumB: number; R: number; w: Float64Array; s: Float64Array } = {
+    x: undefined,
+    cumA: 0,
+    cumB: 0,
+    R: 0,
+    w: new Float64Array(0),
+    s: new Float64Array(0),
+  };
+
   constructor(options: SoftmaxSgdOptions) {
     if (!Number.isInteger(options.dim) || options.dim < 1 || options.dim > 2 ** 30) {
       throw configError(`model dim must be an integer in [1, 2^30], got ${String(options.dim)}`);
@@ -265,6 +280,28 @@ export class SoftmaxSgd implements OnlineClassifier {
     }
     const { l1, l2, lastA, lastB, cumA, cumB } = this;
     const G = this.acc;
+    const caught = this.caught;
+    if (write && caught.x === x && caught.cumA === cumA && caught.cumB === cumB && caught.R === R) {
+      // The prediction just before computed exactly these caught-up weights and scores: store them.
+      const cw = caught.w;
+      for (let k = 0; k < n; k++) {
+        const j = indices[k];
+        const base = j * cap;
+        for (let r = 0; r < R; r++) w[base + r] = cw[k * R + r];
+        lastA[j] = cumA;
+        lastB[j] = cumB;
+      }
+      for (let r = 0; r < R; r++) s[r] = caught.s[r];
+      caught.x = undefined;
+      return;
+    }
+    // A prediction remembers its catch-up for the learn that usually follows it (see `caught`).
+    let cw: Float64Array | undefined;
+    if (!write) {
+      if (caught.w.length < n * R) caught.w = new Float64Array(Math.max(n * R, 2 * caught.w.length));
+      if (caught.s.length < R) caught.s = new Float64Array(this.cap);
+      cw = caught.w;
+    }
     for (let k = 0; k < n; k++) {
       const j = indices[k];
       const base = j * cap;
@@ -275,6 +312,7 @@ export class SoftmaxSgd implements OnlineClassifier {
         for (let r = 0; r < R; r++) {
           const wi = truncate(w[base + r] * decay, shrink);
           if (write) w[base + r] = wi;
+          else cw![k * R + r] = wi;
           s[r] += wi * v;
         }
       } else {
@@ -286,6 +324,7 @@ export class SoftmaxSgd implements OnlineClassifier {
             wi = truncate(wi * Math.pow(Math.max(0, 1 - rate * l2), missed), missed * rate * l1);
             if (write) w[base + r] = wi;
           }
+          if (!write) cw![k * R + r] = wi;
           s[r] += wi * v;
         }
       }
@@ -293,6 +332,14 @@ export class SoftmaxSgd implements OnlineClassifier {
         lastA[j] = cumA;
         lastB[j] = cumB;
       }
+    }
+    if (write) caught.x = undefined;
+    else {
+      for (let r = 0; r < R; r++) caught.s[r] = s[r];
+      caught.x = x;
+      caught.cumA = cumA;
+      caught.cumB = cumB;
+      caught.R = R;
     }
   }
 
@@ -566,6 +613,7 @@ export class SoftmaxSgd implements OnlineClassifier {
     this.step = m.step;
     this.updateCount = m.updates;
     this.scratch = new Float64Array(m.cap);
+    this.caught.x = undefined;
     this.labelList.length = 0;
     this.labelIndex.clear();
     for (const l of snapshot.labels) {
