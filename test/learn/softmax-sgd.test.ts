@@ -169,3 +169,27 @@ for (const [name, make, labels] of [
     assert.equal(b.labels.length, 0);
   });
 }
+
+test('predicting before learning (prequential) leaves exactly the model that learning alone gives (lazy catch-up reuse)', () => {
+  const dim = 256;
+  for (const make of [
+    () => new SoftmaxSgd({ dim, optimizer: adagrad({ lr: 0.2 }), l1: 1e-4, l2: 1e-3 }),
+    () => new SoftmaxSgd({ dim, optimizer: sgd({ lr: 0.3, schedule: 'invscaling', power: 0.5 }), l1: 1e-4, l2: 1e-3 }),
+  ]) {
+    const r = prng(5);
+    const a = make();
+    const b = make();
+    for (let i = 0; i < 400; i++) {
+      const x = randomVector(r, dim);
+      // Labels arrive one by one (the class count changes between a prediction and its learn).
+      const y = ['a', 'b', 'c', 'd'][Math.min(3, Math.floor(i / 50))]!;
+      a.predictProba(x);
+      if (i % 7 === 0) a.predictProba(randomVector(r, dim)); // another vector in between: nothing to reuse
+      a.learn(x, y);
+      if (i % 5 === 0) a.learnMany([{ features: x, label: y }]);
+      b.learn(x, y);
+      if (i % 5 === 0) b.learnMany([{ features: x, label: y }]);
+    }
+    assert.deepEqual(a.snapshot(), b.snapshot());
+  }
+});
