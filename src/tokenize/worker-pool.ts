@@ -63,8 +63,9 @@ interface PoolWorker {
  * The tokenize + features stage on `workers` worker threads: the same records, results, rejects and stats
  * as `tokenizeAndHash`, in the same order.
  *
- * Records are batched; a partial batch goes out at once when a worker is idle, so a trickle of messages
- * is not held back waiting for a batch to fill (and no timer is needed), while a burst fills whole batches.
+ * Records are batched; a partial batch goes out when a worker is idle, at the end of the current turn of
+ * the event loop (setImmediate), so a trickle of messages is not held back waiting for a batch to fill,
+ * while a burst (a Kafka fetch handed over in one turn) fills whole batches.
  * Answers are re-ordered by batch number. Workers start on subscribe and are terminated on complete, error
  * and unsubscribe; a worker that crashes or exits errors the stream.
  *
@@ -128,16 +129,29 @@ export function tokenizeOnWorkers(options: TokenizeOnWorkersOptions): OperatorFu
         to.worker.postMessage({ seq: batch.seq, texts: batch.texts } satisfies BatchRequest);
       };
 
+      let flushScheduled = false;
       const pump = (): void => {
         while (ready.length > 0 && inFlight < maxPendingBatches) send(ready.shift() as Batch, leastBusy());
         if (filling !== undefined && ready.length === 0) {
-          // A partial batch goes now only to an idle worker; otherwise it keeps filling.
-          const idle = idleWorker();
-          if (idle !== undefined || (sourceDone && inFlight < maxPendingBatches)) {
-            send(filling, idle ?? leastBusy());
+          if (sourceDone && inFlight < maxPendingBatches) {
+            send(filling, idleWorker() ?? leastBusy());
             filling = undefined;
+          } else if (idleWorker() !== undefined && !flushScheduled) {
+            // A partial batch goes to an idle worker, but only once the messages that arrive in this turn of
+            // the event loop are in it: the Kafka source hands a fetched batch over in one chain of
+            // microtasks, and sending at once would send batches of one (a postMessage per message).
+            flushScheduled = true;
+            setImmediate(flush);
           }
         }
+      };
+      const flush = (): void => {
+        flushScheduled = false;
+        if (stopping || filling === undefined || ready.length > 0) return;
+        const idle = idleWorker();
+        if (idle === undefined) return; // a reply will pump again
+        send(filling, idle);
+        filling = undefined;
       };
 
       const emit = (batch: Batch, reply: BatchReply): void => {
