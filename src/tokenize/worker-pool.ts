@@ -42,6 +42,12 @@ export interface TokenizeOnWorkersOptions {
    * waiting). Further batches wait on the main thread; the source's own in-flight bound limits those.
    */
   readonly maxPendingBatches?: number;
+  /**
+   * Whether records come out with their `tokens` (default true). The topology pipeline passes false: it needs
+   * only `tokenCount` and `features`, and splitting every token of a batch back into strings on the main
+   * thread cost more there than the worker saved it.
+   */
+  readonly keepTokens?: boolean;
   /** As in tokenizeAndHash: called for every record that gets features. */
   readonly onRecord?: (tokenCount: number, truncated: boolean) => void;
   /** The worker module (default tokenize-worker.ts); tests pass one that crashes. */
@@ -77,7 +83,7 @@ interface PoolWorker {
  * from(records).pipe(tokenizeOnWorkers({ tokenize: {}, features: {}, workers: 2, reject, stats: createTokenizeStats() }))
  */
 export function tokenizeOnWorkers(options: TokenizeOnWorkersOptions): OperatorFunction<TextRecord, FeaturedRecord> {
-  const { workers, reject, stats, onRecord, batchSize = 256, maxPendingBatches = 2 * options.workers } = options;
+  const { workers, reject, stats, onRecord, batchSize = 256, maxPendingBatches = 2 * options.workers, keepTokens = true } = options;
   if (!Number.isInteger(workers) || workers < 1) throw configError(`tokenize.workers must be a positive integer, got ${workers}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw configError(`batchSize must be a positive integer, got ${batchSize}`);
   if (!Number.isInteger(maxPendingBatches) || maxPendingBatches < 1) {
@@ -130,7 +136,7 @@ export function tokenizeOnWorkers(options: TokenizeOnWorkersOptions): OperatorFu
         to.pending++;
         inFlight++;
         unanswered.set(batch.seq, batch);
-        to.worker.postMessage({ seq: batch.seq, texts: batch.texts } satisfies BatchRequest);
+        to.worker.postMessage({ seq: batch.seq, texts: batch.texts, tokens: keepTokens } satisfies BatchRequest);
       };
 
       let flushScheduled = false;
@@ -162,8 +168,8 @@ export function tokenizeOnWorkers(options: TokenizeOnWorkersOptions): OperatorFu
         const errors = new Map(reply.errors.map(([i, code, message]) => [i, new TokrsError(code, message)]));
         let total = 0;
         for (let i = 0; i < reply.counts.length; i++) if (reply.counts[i] > 0) total += reply.counts[i];
-        const all = total === 0 ? [] : reply.tokens.split(TOKEN_SEPARATOR);
-        if (all.length !== total) {
+        const all = total === 0 || !keepTokens ? [] : reply.tokens.split(TOKEN_SEPARATOR);
+        if (keepTokens && all.length !== total) {
           fail(`tokenize worker answered ${all.length} tokens for ${total}: a token contains U+0000, which normalisation should have removed`);
           return;
         }
@@ -177,10 +183,12 @@ export function tokenizeOnWorkers(options: TokenizeOnWorkersOptions): OperatorFu
             reject(record, asStageError(record, error));
             continue;
           }
-          const tokens = all.slice(cursor, cursor + count);
-          cursor += count;
           const truncated = reply.truncated[i] === 1;
-          const out: FeaturedRecord = { ...record, tokens, tokenCount: count, truncated, features: unpack(reply.vectors[i]) };
+          let out: FeaturedRecord;
+          if (keepTokens) {
+            out = { ...record, tokens: all.slice(cursor, cursor + count), tokenCount: count, truncated, features: unpack(reply.vectors[i]) };
+            cursor += count;
+          } else out = { ...record, tokenCount: count, truncated, features: unpack(reply.vectors[i]) };
           stats.messages++;
           stats.tokens += count;
           if (truncated) stats.truncated++;

@@ -195,7 +195,7 @@ export function topologyPipeline(
       const tokenizeStage =
         ctx.tokenizeStage?.(rejectAt('tokenize'), state.tokenize) ??
         (t.workers > 0
-          ? tokenizeOnWorkers({ tokenize: t.tokenize, features: t.features, workers: t.workers, reject: rejectAt('tokenize'), stats: state.tokenize })
+          ? tokenizeOnWorkers({ tokenize: t.tokenize, features: t.features, workers: t.workers, reject: rejectAt('tokenize'), stats: state.tokenize, keepTokens: false })
           : tokenizeAndHash({ tokenizer: tokenizer ?? createTokenizer(t.tokenize), featurizer, reject: rejectAt('tokenize'), stats: state.tokenize }));
 
       const subscription = raw$
