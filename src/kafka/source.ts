@@ -60,7 +60,9 @@ export class KafkaSource {
   bytesInFlight = 0;
   maxObservedBytesInFlight = 0;
   bytePauses = 0;
-  private readonly sizes = new Map<string, number>();
+  /** Size of each message in flight, by topic, partition and offset (no key string built per message). */
+  private readonly sizes = new Map<string, Map<number, Map<string, number>>>();
+  private sizesCount = 0;
 
   /** Messages passed over because a restored checkpoint already covered them. */
   skipped = 0;
@@ -119,7 +121,7 @@ export class KafkaSource {
               await this.waitForDrain(consumer, heartbeat);
             }
             if (this.stopping || subscriber.closed) return;
-            const seekTo = this.pendingSeeks.get(`${topic}\u0000${partition}`);
+            const seekTo = this.pendingSeeks.size === 0 ? undefined : this.pendingSeeks.get(`${topic}\u0000${partition}`);
             if (seekTo !== undefined) {
               this.pendingSeeks.delete(`${topic}\u0000${partition}`);
               if (BigInt(message.offset) !== seekTo) {
@@ -128,22 +130,23 @@ export class KafkaSource {
                 return;
               }
             }
+            const offset = BigInt(message.offset);
             const seenUpTo = this.tracker.nextUnseen(topic, partition);
-            if (seenUpTo !== undefined && BigInt(message.offset) < seenUpTo) {
+            if (seenUpTo !== undefined && offset < seenUpTo) {
               // Re-delivered after a consumer restart: the pipeline's state already includes it.
               this.redelivered++;
               return;
             }
-            this.tracker.started(topic, partition, message.offset);
-            const resume = this.resumeAt.get(`${topic}\u0000${partition}`);
-            if (resume !== undefined && BigInt(message.offset) < resume) {
+            this.tracker.started(topic, partition, offset);
+            const resume = this.resumeAt.size === 0 ? undefined : this.resumeAt.get(`${topic}\u0000${partition}`);
+            if (resume !== undefined && offset < resume) {
               this.tracker.done(topic, partition, message.offset);
               this.skipped++;
               return;
             }
             this.maxObservedInFlight = Math.max(this.maxObservedInFlight, this.tracker.inFlight);
             const size = (message.value?.length ?? 0) + (message.key?.length ?? 0);
-            this.sizes.set(`${topic}\u0000${partition}\u0000${message.offset}`, size);
+            this.setSize(topic, partition, message.offset, size);
             this.bytesInFlight += size;
             this.maxObservedBytesInFlight = Math.max(this.maxObservedBytesInFlight, this.bytesInFlight);
             // KafkaJS runs a whole fetched batch in one chain of microtasks; yielding now and then lets
@@ -260,31 +263,45 @@ export class KafkaSource {
   /** The pipeline has processed (or dead-lettered) this message. */
   done(message: { topic: string; partition: number; offset: string }): void {
     this.tracker.done(message.topic, message.partition, message.offset);
-    const key = `${message.topic}\u0000${message.partition}\u0000${message.offset}`;
-    const size = this.sizes.get(key);
-    if (size !== undefined) {
-      this.sizes.delete(key);
+    const byOffset = this.sizes.get(message.topic)?.get(message.partition);
+    const size = byOffset?.get(message.offset);
+    if (byOffset !== undefined && size !== undefined) {
+      byOffset.delete(message.offset);
+      this.sizesCount--;
       this.bytesInFlight -= size;
     }
-    if (!this.full() && !this.holding) this.releaseWaiters();
+    if (this.drainWaiters.length > 0 && !this.full() && !this.holding) this.releaseWaiters();
+  }
+
+  private setSize(topic: string, partition: number, offset: string, size: number): void {
+    let byPartition = this.sizes.get(topic);
+    if (byPartition === undefined) {
+      byPartition = new Map();
+      this.sizes.set(topic, byPartition);
+    }
+    let byOffset = byPartition.get(partition);
+    if (byOffset === undefined) {
+      byOffset = new Map();
+      byPartition.set(partition, byOffset);
+    }
+    if (!byOffset.has(offset)) this.sizesCount++;
+    byOffset.set(offset, size);
   }
 
   /** At a bound: maxInFlight messages, or maxInFlightBytes bytes (with at least one message in flight). */
   private full(): boolean {
     const { maxInFlight, maxInFlightBytes } = this.options;
     if (this.tracker.inFlight >= maxInFlight) return true;
-    return maxInFlightBytes !== undefined && this.bytesInFlight >= maxInFlightBytes && this.sizes.size > 0;
+    return maxInFlightBytes !== undefined && this.bytesInFlight >= maxInFlightBytes && this.sizesCount > 0;
   }
 
   /** A partition's in-flight messages no longer count (it moved to another member, or was rewound). */
   private forgetBytes(topic: string, partition: number): void {
-    const prefix = `${topic}\u0000${partition}\u0000`;
-    for (const [key, size] of this.sizes) {
-      if (key.startsWith(prefix)) {
-        this.sizes.delete(key);
-        this.bytesInFlight -= size;
-      }
-    }
+    const byOffset = this.sizes.get(topic)?.get(partition);
+    if (byOffset === undefined) return;
+    for (const size of byOffset.values()) this.bytesInFlight -= size;
+    this.sizesCount -= byOffset.size;
+    this.sizes.get(topic)?.delete(partition);
   }
 
   /** Commits the processed prefix of every partition. Call only after the outputs it led to are flushed. */
