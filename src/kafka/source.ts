@@ -114,56 +114,70 @@ export class KafkaSource {
         await consumer.subscribe({ topics: [...o.topics], fromBeginning: o.fromBeginning });
         await consumer.run({
           autoCommit: false,
-          eachMessage: async ({ topic, partition, message, heartbeat }) => {
-            if (this.stopping || subscriber.closed) return;
-            if (this.full() || this.holding) {
-              if (this.tracker.inFlight < o.maxInFlight && !this.holding) this.bytePauses++;
-              await this.waitForDrain(consumer, heartbeat);
-            }
-            if (this.stopping || subscriber.closed) return;
-            const seekTo = this.pendingSeeks.size === 0 ? undefined : this.pendingSeeks.get(`${topic}\u0000${partition}`);
-            if (seekTo !== undefined) {
-              this.pendingSeeks.delete(`${topic}\u0000${partition}`);
-              if (BigInt(message.offset) !== seekTo) {
-                // Not where the rewound state continues: go there, and take this message again from there.
-                consumer.seek({ topic, partition, offset: seekTo.toString() });
-                return;
+          // A fetched batch at a time, in one loop: eachMessage cost KafkaJS several awaits, an offset
+          // resolution (Long arithmetic) and a heartbeat check per message. Offsets are resolved once per
+          // batch, up to the last message handled; a seek or a rebalance makes the rest of a batch stale.
+          eachBatchAutoResolve: false,
+          eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+            const { topic, partition } = batch;
+            let handled: string | undefined;
+            try {
+              for (const message of batch.messages) {
+                if (this.stopping || subscriber.closed || !isRunning() || isStale()) break;
+                if (this.full() || this.holding) {
+                  if (this.tracker.inFlight < o.maxInFlight && !this.holding) this.bytePauses++;
+                  await this.waitForDrain(consumer, heartbeat);
+                  if (this.stopping || subscriber.closed || !isRunning() || isStale()) break;
+                }
+                const seekTo = this.pendingSeeks.size === 0 ? undefined : this.pendingSeeks.get(`${topic}\u0000${partition}`);
+                if (seekTo !== undefined) {
+                  this.pendingSeeks.delete(`${topic}\u0000${partition}`);
+                  if (BigInt(message.offset) !== seekTo) {
+                    // Not where the rewound state continues: go there, and take this message again from there.
+                    consumer.seek({ topic, partition, offset: seekTo.toString() });
+                    break;
+                  }
+                }
+                handled = message.offset;
+                const offset = BigInt(message.offset);
+                const seenUpTo = this.tracker.nextUnseen(topic, partition);
+                if (seenUpTo !== undefined && offset < seenUpTo) {
+                  // Re-delivered after a consumer restart: the pipeline's state already includes it.
+                  this.redelivered++;
+                  continue;
+                }
+                this.tracker.started(topic, partition, offset);
+                const resume = this.resumeAt.size === 0 ? undefined : this.resumeAt.get(`${topic}\u0000${partition}`);
+                if (resume !== undefined && offset < resume) {
+                  this.tracker.done(topic, partition, message.offset);
+                  this.skipped++;
+                  continue;
+                }
+                this.maxObservedInFlight = Math.max(this.maxObservedInFlight, this.tracker.inFlight);
+                const size = (message.value?.length ?? 0) + (message.key?.length ?? 0);
+                this.setSize(topic, partition, message.offset, size);
+                this.bytesInFlight += size;
+                this.maxObservedBytesInFlight = Math.max(this.maxObservedBytesInFlight, this.bytesInFlight);
+                subscriber.next({
+                  topic,
+                  partition,
+                  offset: message.offset,
+                  key: message.key,
+                  value: message.value,
+                  timestamp: Number(message.timestamp),
+                  headers: message.headers ?? {},
+                });
+                // Yielding now and then lets timers and I/O (commits, transactions, worker replies) through
+                // while a large batch is handed over, and keeps this member's heartbeats going.
+                if (++this.sinceYield >= 256) {
+                  this.sinceYield = 0;
+                  await new Promise<void>((resolve) => setImmediate(resolve));
+                  await heartbeat();
+                }
               }
+            } finally {
+              if (handled !== undefined && !isStale()) resolveOffset(handled);
             }
-            const offset = BigInt(message.offset);
-            const seenUpTo = this.tracker.nextUnseen(topic, partition);
-            if (seenUpTo !== undefined && offset < seenUpTo) {
-              // Re-delivered after a consumer restart: the pipeline's state already includes it.
-              this.redelivered++;
-              return;
-            }
-            this.tracker.started(topic, partition, offset);
-            const resume = this.resumeAt.size === 0 ? undefined : this.resumeAt.get(`${topic}\u0000${partition}`);
-            if (resume !== undefined && offset < resume) {
-              this.tracker.done(topic, partition, message.offset);
-              this.skipped++;
-              return;
-            }
-            this.maxObservedInFlight = Math.max(this.maxObservedInFlight, this.tracker.inFlight);
-            const size = (message.value?.length ?? 0) + (message.key?.length ?? 0);
-            this.setSize(topic, partition, message.offset, size);
-            this.bytesInFlight += size;
-            this.maxObservedBytesInFlight = Math.max(this.maxObservedBytesInFlight, this.bytesInFlight);
-            // KafkaJS runs a whole fetched batch in one chain of microtasks; yielding now and then lets
-            // timers and I/O (commits, transactions, heartbeats) through while a large batch is processed.
-            if (++this.sinceYield >= 256) {
-              this.sinceYield = 0;
-              await new Promise<void>((resolve) => setImmediate(resolve));
-            }
-            subscriber.next({
-              topic,
-              partition,
-              offset: message.offset,
-              key: message.key,
-              value: message.value,
-              timestamp: Number(message.timestamp),
-              headers: message.headers ?? {},
-            });
           },
         });
       };
