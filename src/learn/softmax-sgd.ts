@@ -34,7 +34,7 @@ export const SOFTMAX_SGD_KIND = 'softmax-sgd';
  * - 2: sparse by feature. `rows` (Int32, increasing) lists the features with any non-zero state; `w` and
  *   `acc` hold their rows (rows.length × cap), `lastA` and `lastB` their clocks; every other feature's state
  *   is all zeros. A hashed text model touches a small share of its 2^20 buckets (the waimai topology:
- *   ~10%), so this is several times smaller, and restores into exactly the same model.
+ *   6.7%), so this is several times smaller, and restores into exactly the same model.
  *
  * `snapshot()` writes version 2; `restore` reads both.
  */
