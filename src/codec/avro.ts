@@ -13,12 +13,19 @@ import avro from 'avsc';
 import type { Type } from 'avsc';
 import { ERROR_CODES, TokrsError, describeError } from '../errors.js';
 import { avroBoundsProblem } from './avro-bounds.js';
+import { unframeConfluent } from './framing.js';
 import type { RecordTypes, SchemaName } from './records.js';
 import { type SchemaEntry, type SchemaStore, defaultSchemas, schemaError } from './schemas.js';
 
 export const HEADER_SCHEMA = 'tokrs-schema';
 export const HEADER_VERSION = 'tokrs-schema-version';
 export const HEADER_FINGERPRINT = 'tokrs-schema-fingerprint';
+/**
+ * `confluent` when the value is in the Confluent wire format (outputs.format: confluent): magic byte and
+ * schema id before the Avro body. The schema headers above are still there, so tokrs's own readers (tail,
+ * the dashboard) need no registry.
+ */
+export const HEADER_FRAMING = 'tokrs-framing';
 
 /** Kafka headers as KafkaJS gives them on a consumed message. */
 export type KafkaHeaders = Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
@@ -186,7 +193,12 @@ export function decodeRecord<N extends SchemaName>(
   const store = options.store ?? defaultSchemas();
   const reader = store.get(name, options.version);
   const writer = writerFromHeaders(headers, store, name) ?? reader;
-  return decodeBody(reader, writer, value) as RecordTypes[N];
+  return decodeBody(reader, writer, avroBody(value, headers)) as RecordTypes[N];
+}
+
+/** The Avro body of a value: past the Confluent framing when the headers say it has one. */
+export function avroBody(value: Buffer, headers: KafkaHeaders | undefined): Buffer {
+  return headerString(headers, HEADER_FRAMING) === 'confluent' ? unframeConfluent(value).body : value;
 }
 
 /** A record of any tokrs schema, identified by its headers (for `tokrs tail`). */
@@ -199,5 +211,5 @@ export interface DecodedAny {
 export function decodeAny(value: Buffer, headers: KafkaHeaders | undefined, store = defaultSchemas()): DecodedAny {
   const writer = writerFromHeaders(headers, store);
   if (!writer) throw schemaError(`message has no ${HEADER_SCHEMA} header; cannot tell which schema wrote it`);
-  return { schema: writer, record: decodeBody(writer, writer, value) };
+  return { schema: writer, record: decodeBody(writer, writer, avroBody(value, headers)) };
 }

@@ -15,38 +15,8 @@ import { decodeBody, encodeBody } from './avro.js';
 import type { RecordTypes, SchemaName } from './records.js';
 import { type SchemaEntry, type SchemaStore, defaultSchemas, schemaError } from './schemas.js';
 
-export const CONFLUENT_MAGIC = 0;
-export const CONFLUENT_HEADER_SIZE = 5;
-
-/** Prefixes an Avro body with the magic byte and schema id. */
-export function frameConfluent(schemaId: number, body: Buffer): Buffer {
-  if (!Number.isInteger(schemaId) || schemaId < 0 || schemaId > 0xffffffff) {
-    throw schemaError(`schema id must be an unsigned 32-bit integer, got ${schemaId}`);
-  }
-  const framed = Buffer.allocUnsafe(CONFLUENT_HEADER_SIZE + body.length);
-  framed.writeUInt8(CONFLUENT_MAGIC, 0);
-  framed.writeUInt32BE(schemaId, 1);
-  body.copy(framed, CONFLUENT_HEADER_SIZE);
-  return framed;
-}
-
-/** Splits a framed value; DECODE when it is too short or its first byte is not the magic byte. */
-export function unframeConfluent(value: Buffer): { schemaId: number; body: Buffer } {
-  if (value.length < CONFLUENT_HEADER_SIZE) {
-    throw new TokrsError(
-      ERROR_CODES.DECODE,
-      `Confluent-framed value must be at least ${CONFLUENT_HEADER_SIZE} bytes (magic byte + schema id), got ${value.length}`,
-    );
-  }
-  const magic = value.readUInt8(0);
-  if (magic !== CONFLUENT_MAGIC) {
-    throw new TokrsError(
-      ERROR_CODES.DECODE,
-      `Confluent wire format starts with magic byte 0, got ${magic}; the producer did not use a schema registry`,
-    );
-  }
-  return { schemaId: value.readUInt32BE(1), body: value.subarray(CONFLUENT_HEADER_SIZE) };
-}
+export { CONFLUENT_HEADER_SIZE, CONFLUENT_MAGIC, frameConfluent, unframeConfluent } from './framing.js';
+import { frameConfluent, unframeConfluent } from './framing.js';
 
 /** What tokrs needs from a schema registry. */
 export interface SchemaRegistryClient {

@@ -136,17 +136,41 @@ const typeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ?
 
 /** The value at a dotted path, or undefined when any step is missing or not an object. */
 export function getPath(object: unknown, path: string): unknown {
-  let current = object;
-  for (const step of path.split('.')) {
+  return pathGetter(path)(object);
+}
+
+/** `getPath` for one path, split once (a decoder reads the same fields of every message). */
+export function pathGetter(path: string): (object: unknown) => unknown {
+  const steps = path.split('.');
+  const step = (current: unknown, name: string): unknown => {
     if (typeof current !== 'object' || current === null || Array.isArray(current)) return undefined;
-    if (!Object.prototype.hasOwnProperty.call(current, step)) return undefined;
-    current = (current as Record<string, unknown>)[step];
+    if (!Object.prototype.hasOwnProperty.call(current, name)) return undefined;
+    return (current as Record<string, unknown>)[name];
+  };
+  if (steps.length === 1) {
+    const only = steps[0];
+    return (object) => step(object, only);
   }
-  return current;
+  return (object) => {
+    let current = object;
+    for (const name of steps) {
+      current = step(current, name);
+      if (current === undefined) return undefined;
+    }
+    return current;
+  };
 }
 
 function jsonDecoder(settings: DecodeConfig): InputDecoder {
   const { fields } = settings;
+  const none = (): unknown => undefined;
+  const get = {
+    text: pathGetter(fields.text),
+    label: fields.label === null ? none : pathGetter(fields.label),
+    id: fields.id === null ? none : pathGetter(fields.id),
+    timestamp: fields.timestamp === null ? none : pathGetter(fields.timestamp),
+    attributes: fields.attributes === null ? none : pathGetter(fields.attributes),
+  };
   return (value, meta) => {
     const text = decodeUtf8(checkValue(value, settings));
     let json: unknown;
@@ -157,7 +181,7 @@ function jsonDecoder(settings: DecodeConfig): InputDecoder {
     }
     if (typeOf(json) !== 'object') throw fieldError(`expected a JSON object, got ${typeOf(json)}`);
 
-    const rawText = getPath(json, fields.text);
+    const rawText = get.text(json);
     if (rawText === undefined || rawText === null) {
       throw fieldError(`text field '${fields.text}' is missing; set source.fields.text to the field holding the text`);
     }
@@ -165,7 +189,7 @@ function jsonDecoder(settings: DecodeConfig): InputDecoder {
 
     const found: Found = { text: rawText };
     if (fields.label !== null) {
-      const label = getPath(json, fields.label);
+      const label = get.label(json);
       if (label !== undefined && label !== null) {
         if (typeof label !== 'string') {
           throw fieldError(`label field '${fields.label}' must be a string, got ${typeOf(label)} ${shown(label)}`);
@@ -175,7 +199,7 @@ function jsonDecoder(settings: DecodeConfig): InputDecoder {
       }
     }
     if (fields.id !== null) {
-      const id = getPath(json, fields.id);
+      const id = get.id(json);
       if (id !== undefined && id !== null) {
         if (typeof id === 'string' && id.length > 0) found.id = id;
         else if (typeof id === 'number' && Number.isSafeInteger(id)) found.id = String(id);
@@ -183,11 +207,11 @@ function jsonDecoder(settings: DecodeConfig): InputDecoder {
       }
     }
     if (fields.timestamp !== null) {
-      const ts = getPath(json, fields.timestamp);
+      const ts = get.timestamp(json);
       if (ts !== undefined && ts !== null) found.timestamp = parseTimestamp(ts, fields.timestamp);
     }
     if (fields.attributes !== null) {
-      const attributes = getPath(json, fields.attributes);
+      const attributes = get.attributes(json);
       if (attributes !== undefined && attributes !== null) found.attributes = parseAttributes(attributes, fields.attributes);
     }
     return finish(found, meta, settings, `text field '${fields.text}'`);

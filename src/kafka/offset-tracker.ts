@@ -20,10 +20,11 @@ interface PartitionState {
   committed: bigint | undefined;
 }
 
-const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+type Entry = PartitionState & { topic: string; partition: number };
 
 export class OffsetTracker {
-  private readonly partitions = new Map<string, PartitionState & { topic: string; partition: number }>();
+  /** By topic, then partition: no "topic/partition" key string to build and hash for every message. */
+  private readonly topics = new Map<string, Map<number, Entry>>();
   private inFlightCount = 0;
 
   /** Messages handed out and not yet processed. */
@@ -31,12 +32,24 @@ export class OffsetTracker {
     return this.inFlightCount;
   }
 
-  private state(topic: string, partition: number): PartitionState & { topic: string; partition: number } {
-    const k = key(topic, partition);
-    let s = this.partitions.get(k);
+  private get(topic: string, partition: number): Entry | undefined {
+    return this.topics.get(topic)?.get(partition);
+  }
+
+  private *entries(): Generator<Entry> {
+    for (const byPartition of this.topics.values()) yield* byPartition.values();
+  }
+
+  private state(topic: string, partition: number): Entry {
+    let byPartition = this.topics.get(topic);
+    if (byPartition === undefined) {
+      byPartition = new Map();
+      this.topics.set(topic, byPartition);
+    }
+    let s = byPartition.get(partition);
     if (s === undefined) {
       s = { topic, partition, pending: [], doneOutOfOrder: new Set(), next: undefined, committed: undefined };
-      this.partitions.set(k, s);
+      byPartition.set(partition, s);
     }
     return s;
   }
@@ -47,21 +60,21 @@ export class OffsetTracker {
    * (it restarted after a broker failure, from the committed offset), it must not be processed again.
    */
   nextUnseen(topic: string, partition: number): bigint | undefined {
-    const s = this.partitions.get(key(topic, partition));
+    const s = this.get(topic, partition);
     if (s === undefined) return undefined;
     if (s.pending.length > 0) return s.pending[s.pending.length - 1]! + 1n;
     return s.next;
   }
 
   /** A message was handed to the pipeline. Offsets of one partition arrive in increasing order. */
-  started(topic: string, partition: number, offset: string): void {
-    this.state(topic, partition).pending.push(BigInt(offset));
+  started(topic: string, partition: number, offset: string | bigint): void {
+    this.state(topic, partition).pending.push(typeof offset === 'bigint' ? offset : BigInt(offset));
     this.inFlightCount++;
   }
 
   /** The pipeline is done with a message (processed, or sent to the dead-letter topic). */
   done(topic: string, partition: number, offset: string): void {
-    const s = this.partitions.get(key(topic, partition));
+    const s = this.get(topic, partition);
     if (s === undefined) return;
     const o = BigInt(offset);
     if (s.pending.length > 0 && s.pending[0] === o) {
@@ -85,7 +98,7 @@ export class OffsetTracker {
   /** Commit points that advanced since the last `markCommitted`. */
   uncommitted(): CommitPoint[] {
     const out: CommitPoint[] = [];
-    for (const s of this.partitions.values()) {
+    for (const s of this.entries()) {
       if (s.next !== undefined && s.next !== s.committed) {
         out.push({ topic: s.topic, partition: s.partition, offset: s.next.toString() });
       }
@@ -96,7 +109,7 @@ export class OffsetTracker {
   /** Every partition's processed prefix, committed or not (for checkpoints). */
   positions(): CommitPoint[] {
     const out: CommitPoint[] = [];
-    for (const s of this.partitions.values()) {
+    for (const s of this.entries()) {
       if (s.next !== undefined) out.push({ topic: s.topic, partition: s.partition, offset: s.next.toString() });
     }
     return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
@@ -108,9 +121,9 @@ export class OffsetTracker {
 
   /** Forgets partitions that were revoked; their in-flight messages no longer count. */
   forget(topic: string, partition: number): void {
-    const s = this.partitions.get(key(topic, partition));
+    const s = this.get(topic, partition);
     if (s === undefined) return;
     this.inFlightCount -= s.pending.length - s.doneOutOfOrder.size;
-    this.partitions.delete(key(topic, partition));
+    this.topics.get(topic)?.delete(partition);
   }
 }

@@ -68,7 +68,9 @@ export class KafkaSource {
   bytesInFlight = 0;
   maxObservedBytesInFlight = 0;
   bytePauses = 0;
-  private readonly sizes = new Map<string, number>();
+  /** Size of each message in flight, by topic, partition and offset (no key string built per message). */
+  private readonly sizes = new Map<string, Map<number, Map<string, number>>>();
+  private sizesCount = 0;
 
   /** Messages passed over because a restored checkpoint already covered them. */
   skipped = 0;
@@ -132,59 +134,74 @@ export class KafkaSource {
         await consumer.subscribe({ topics: [...o.topics], fromBeginning: o.fromBeginning });
         await consumer.run({
           autoCommit: false,
-          eachMessage: async ({ topic, partition, message, heartbeat }) => {
-            // KafkaJS runs a whole fetched batch in one chain of microtasks; yielding now and then lets
-            // timers and I/O (commits, transactions, heartbeats) through while a large batch is processed.
-            // Only before the checks below: from them to `next` nothing may wait, or a message could be
-            // counted in flight after the stream ended (and a checkpoint would never be possible again).
-            if (++this.sinceYield >= 256) {
-              this.sinceYield = 0;
-              await new Promise<void>((resolve) => setImmediate(resolve));
-            }
-            if (this.stopping || subscriber.closed) return;
-            if (this.full() || this.holding || this.blocked) {
-              if (this.tracker.inFlight < o.maxInFlight && !this.holding && !this.blocked) this.bytePauses++;
-              await this.waitForDrain(consumer, heartbeat);
-            }
-            if (this.stopping || subscriber.closed) return;
-            // A batch fetched before a rebalance, handled after it: the partition may be someone else's now.
-            if (!(this.assignment[topic] ?? []).includes(partition)) return;
-            const seekTo = this.pendingSeeks.get(`${topic}\u0000${partition}`);
-            if (seekTo !== undefined) {
-              this.pendingSeeks.delete(`${topic}\u0000${partition}`);
-              if (BigInt(message.offset) !== seekTo) {
-                // Not where the rewound state continues: go there, and take this message again from there.
-                consumer.seek({ topic, partition, offset: seekTo.toString() });
-                return;
+          // A fetched batch at a time, in one loop: eachMessage cost KafkaJS several awaits, an offset
+          // resolution (Long arithmetic) and a heartbeat check per message. Offsets are resolved once per
+          // batch, up to the last message handled; a seek or a rebalance makes the rest of a batch stale.
+          eachBatchAutoResolve: false,
+          eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+            const { topic, partition } = batch;
+            let handled: string | undefined;
+            try {
+              for (const message of batch.messages) {
+                if (this.stopping || subscriber.closed || !isRunning() || isStale()) break;
+                if (this.full() || this.holding || this.blocked) {
+                  if (this.tracker.inFlight < o.maxInFlight && !this.holding && !this.blocked) this.bytePauses++;
+                  await this.waitForDrain(consumer, heartbeat);
+                  if (this.stopping || subscriber.closed || !isRunning() || isStale()) break;
+                }
+                // A batch fetched before a rebalance, handled after it: the partition may be someone else's now.
+                // From here to `next` nothing may wait, or a message could be counted in flight after the
+                // stream ended (and a checkpoint would never be possible again).
+                if (!(this.assignment[topic] ?? []).includes(partition)) break;
+                const seekTo = this.pendingSeeks.size === 0 ? undefined : this.pendingSeeks.get(`${topic}\u0000${partition}`);
+                if (seekTo !== undefined) {
+                  this.pendingSeeks.delete(`${topic}\u0000${partition}`);
+                  if (BigInt(message.offset) !== seekTo) {
+                    // Not where the rewound state continues: go there, and take this message again from there.
+                    consumer.seek({ topic, partition, offset: seekTo.toString() });
+                    break;
+                  }
+                }
+                handled = message.offset;
+                const offset = BigInt(message.offset);
+                const seenUpTo = this.tracker.nextUnseen(topic, partition);
+                if (seenUpTo !== undefined && offset < seenUpTo) {
+                  // Re-delivered after a consumer restart: the pipeline's state already includes it.
+                  this.redelivered++;
+                  continue;
+                }
+                this.tracker.started(topic, partition, offset);
+                const resume = this.resumeAt.size === 0 ? undefined : this.resumeAt.get(`${topic}\u0000${partition}`);
+                if (resume !== undefined && offset < resume) {
+                  this.tracker.done(topic, partition, message.offset);
+                  this.skipped++;
+                  continue;
+                }
+                this.maxObservedInFlight = Math.max(this.maxObservedInFlight, this.tracker.inFlight);
+                const size = (message.value?.length ?? 0) + (message.key?.length ?? 0);
+                this.setSize(topic, partition, message.offset, size);
+                this.bytesInFlight += size;
+                this.maxObservedBytesInFlight = Math.max(this.maxObservedBytesInFlight, this.bytesInFlight);
+                subscriber.next({
+                  topic,
+                  partition,
+                  offset: message.offset,
+                  key: message.key,
+                  value: message.value,
+                  timestamp: Number(message.timestamp),
+                  headers: message.headers ?? {},
+                });
+                // Yielding now and then lets timers and I/O (commits, transactions, worker replies) through
+                // while a large batch is handed over, and keeps this member's heartbeats going.
+                if (++this.sinceYield >= 256) {
+                  this.sinceYield = 0;
+                  await new Promise<void>((resolve) => setImmediate(resolve));
+                  await heartbeat();
+                }
               }
+            } finally {
+              if (handled !== undefined && !isStale()) resolveOffset(handled);
             }
-            const seenUpTo = this.tracker.nextUnseen(topic, partition);
-            if (seenUpTo !== undefined && BigInt(message.offset) < seenUpTo) {
-              // Re-delivered after a consumer restart: the pipeline's state already includes it.
-              this.redelivered++;
-              return;
-            }
-            this.tracker.started(topic, partition, message.offset);
-            const resume = this.resumeAt.get(`${topic}\u0000${partition}`);
-            if (resume !== undefined && BigInt(message.offset) < resume) {
-              this.tracker.done(topic, partition, message.offset);
-              this.skipped++;
-              return;
-            }
-            this.maxObservedInFlight = Math.max(this.maxObservedInFlight, this.tracker.inFlight);
-            const size = (message.value?.length ?? 0) + (message.key?.length ?? 0);
-            this.sizes.set(`${topic}\u0000${partition}\u0000${message.offset}`, size);
-            this.bytesInFlight += size;
-            this.maxObservedBytesInFlight = Math.max(this.maxObservedBytesInFlight, this.bytesInFlight);
-            subscriber.next({
-              topic,
-              partition,
-              offset: message.offset,
-              key: message.key,
-              value: message.value,
-              timestamp: Number(message.timestamp),
-              headers: message.headers ?? {},
-            });
           },
         });
       };
@@ -286,31 +303,45 @@ export class KafkaSource {
   /** The pipeline has processed (or dead-lettered) this message. */
   done(message: { topic: string; partition: number; offset: string }): void {
     this.tracker.done(message.topic, message.partition, message.offset);
-    const key = `${message.topic}\u0000${message.partition}\u0000${message.offset}`;
-    const size = this.sizes.get(key);
-    if (size !== undefined) {
-      this.sizes.delete(key);
+    const byOffset = this.sizes.get(message.topic)?.get(message.partition);
+    const size = byOffset?.get(message.offset);
+    if (byOffset !== undefined && size !== undefined) {
+      byOffset.delete(message.offset);
+      this.sizesCount--;
       this.bytesInFlight -= size;
     }
-    if (!this.full() && !this.holding && !this.blocked) this.releaseWaiters();
+    if (this.drainWaiters.length > 0 && !this.full() && !this.holding && !this.blocked) this.releaseWaiters();
+  }
+
+  private setSize(topic: string, partition: number, offset: string, size: number): void {
+    let byPartition = this.sizes.get(topic);
+    if (byPartition === undefined) {
+      byPartition = new Map();
+      this.sizes.set(topic, byPartition);
+    }
+    let byOffset = byPartition.get(partition);
+    if (byOffset === undefined) {
+      byOffset = new Map();
+      byPartition.set(partition, byOffset);
+    }
+    if (!byOffset.has(offset)) this.sizesCount++;
+    byOffset.set(offset, size);
   }
 
   /** At a bound: maxInFlight messages, or maxInFlightBytes bytes (with at least one message in flight). */
   private full(): boolean {
     const { maxInFlight, maxInFlightBytes } = this.options;
     if (this.tracker.inFlight >= maxInFlight) return true;
-    return maxInFlightBytes !== undefined && this.bytesInFlight >= maxInFlightBytes && this.sizes.size > 0;
+    return maxInFlightBytes !== undefined && this.bytesInFlight >= maxInFlightBytes && this.sizesCount > 0;
   }
 
   /** A partition's in-flight messages no longer count (it moved to another member, or was rewound). */
   private forgetBytes(topic: string, partition: number): void {
-    const prefix = `${topic}\u0000${partition}\u0000`;
-    for (const [key, size] of this.sizes) {
-      if (key.startsWith(prefix)) {
-        this.sizes.delete(key);
-        this.bytesInFlight -= size;
-      }
-    }
+    const byOffset = this.sizes.get(topic)?.get(partition);
+    if (byOffset === undefined) return;
+    for (const size of byOffset.values()) this.bytesInFlight -= size;
+    this.sizesCount -= byOffset.size;
+    this.sizes.get(topic)?.delete(partition);
   }
 
   /** Commits the processed prefix of every partition. Call only after the outputs it led to are flushed. */

@@ -58,15 +58,17 @@ export function sameHashing(a: HashSettings, b: HashSettings): boolean {
 /** The checks every `restore` starts with; throws SNAPSHOT with what differs and what to do. */
 export function checkSnapshotHeader(
   snapshot: ModelSnapshot,
-  expected: { kind: string; version: number; dim: number; hashing: HashSettings },
+  expected: { kind: string; version: number | readonly number[]; dim: number; hashing: HashSettings },
 ): void {
   const fail = (what: string): never => {
     throw new TokrsError(ERROR_CODES.SNAPSHOT, `cannot restore model snapshot: ${what}`);
   };
   if (snapshot === null || typeof snapshot !== 'object') fail('not a snapshot object');
   if (snapshot.kind !== expected.kind) fail(`it is of kind '${String(snapshot.kind)}', this model is '${expected.kind}'`);
-  if (snapshot.version !== expected.version) {
-    fail(`format version ${String(snapshot.version)} is not the supported version ${expected.version}; retrain or convert it`);
+  const versions: readonly number[] = typeof expected.version === 'number' ? [expected.version] : expected.version;
+  if (!versions.includes(snapshot.version)) {
+    const supported = versions.length === 1 ? `the supported version ${versions[0]}` : `one of the supported versions ${versions.join(', ')}`;
+    fail(`format version ${String(snapshot.version)} is not ${supported}; retrain or convert it`);
   }
   if (snapshot.dim !== expected.dim) {
     fail(`hash size ${String(snapshot.dim)} differs from the model's ${expected.dim}; use the features.bits it was trained with`);

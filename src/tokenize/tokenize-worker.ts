@@ -23,6 +23,8 @@ export interface WorkerInit {
 export interface BatchRequest {
   readonly seq: number;
   readonly texts: string[];
+  /** Whether to answer the tokens themselves (default true); counts and vectors are always answered. */
+  readonly tokens?: boolean;
 }
 
 /** Worker → pool. */
@@ -88,7 +90,7 @@ export function processBatch(tokenizer: TextTokenizer, featurizer: Featurizer, r
       const vector = packVector(featurizer.featurize(t.tokens));
       counts[i] = t.tokenCount;
       truncated[i] = t.truncated ? 1 : 0;
-      for (let j = 0; j < t.tokens.length; j++) tokens.push(t.tokens[j]);
+      if (request.tokens !== false) for (let j = 0; j < t.tokens.length; j++) tokens.push(t.tokens[j]);
       vectors[i] = vector;
       if (vector !== null) transfer.push(vector);
     } catch (error) {

@@ -41,6 +41,11 @@ export function describeTopology(t: Topology): string {
   );
   const outs = outputTopics(t).map((s) => s.topic);
   lines.push(`  8. sink       ${outs.length === 0 ? 'no outputs' : outs.join(', ')}${o.compression === 'none' ? '' : ` (${o.compression})`}`);
+  lines.push(
+    o.format === 'confluent'
+      ? `               Confluent wire format; schemas registered at ${o.schemaRegistry?.url ?? '?'} as <topic>-value${o.schemaRegistry?.auth ? ` (basic auth as ${o.schemaRegistry.auth.username}, password from $${o.schemaRegistry.auth.passwordEnv})` : ''}`
+      : `               plain Avro, schema named in headers`,
+  );
   if (o.snapshots) lines.push(`               snapshot every ${o.snapshots.everyMessages} labelled messages`);
   return `${lines.join('\n')}\n`;
 }

@@ -105,7 +105,6 @@ function positionOf(input: unknown): SourcePosition | undefined {
   return o.source;
 }
 
-const positionKey = (p: SourcePosition): string => `${p.topic}\u0000${p.partition}\u0000${p.offset}`;
 
 /**
  * The whole topology as one operator. State (tokenizer, sampler, model, evaluator) is created per
@@ -124,7 +123,11 @@ export function topologyPipeline(
       const tokenizer = t.workers > 0 && ctx.tokenizer === undefined ? undefined : (ctx.tokenizer ?? createTokenizer(t.tokenize));
       const hash = hashSettings(t);
       // Raw bytes of the messages in flight, so a dead letter from any stage carries the original message.
-      const inFlight = new Map<string, RawMessage>();
+      // Keyed by the decoded record's `source` object, which every later stage passes on unchanged: an
+      // identity lookup, where a "topic/partition/offset" string key cost a concatenation and a hash twice a
+      // message.
+      const inFlight = new Map<SourcePosition, RawMessage>();
+      let decoding: RawMessage | undefined;
       const counters = ctx.restore?.counters;
       if (counters !== undefined) {
         state.seen = counters.seen;
@@ -136,14 +139,15 @@ export function topologyPipeline(
 
       const finish = (position: SourcePosition | undefined): void => {
         if (position === undefined) return;
-        inFlight.delete(positionKey(position));
+        inFlight.delete(position);
         ctx.done?.(position);
       };
 
       /** The dead-letter handler of one step: the step is named in the dead letter. */
       const rejectAt = (step: 'decode' | 'tokenize' | 'learn'): Reject => (input, error) => {
         const position = positionOf(input);
-        const raw = position === undefined ? undefined : inFlight.get(positionKey(position));
+        // A message the decoder refused is the raw message itself.
+        const raw = step === 'decode' ? (input as RawMessage) : position === undefined ? undefined : inFlight.get(position);
         state.deadLetters[error.code] = (state.deadLetters[error.code] ?? 0) + 1;
         const recordId = (input as { id?: unknown } | null)?.id;
         subscriber.next({
@@ -199,16 +203,21 @@ export function topologyPipeline(
       const tokenizeStage =
         ctx.tokenizeStage?.(rejectAt('tokenize'), state.tokenize) ??
         (t.workers > 0
-          ? tokenizeOnWorkers({ tokenize: t.tokenize, features: t.features, workers: t.workers, reject: rejectAt('tokenize'), stats: state.tokenize })
+          ? tokenizeOnWorkers({ tokenize: t.tokenize, features: t.features, workers: t.workers, reject: rejectAt('tokenize'), stats: state.tokenize, keepTokens: false })
           : tokenizeAndHash({ tokenizer: tokenizer ?? createTokenizer(t.tokenize), featurizer, reject: rejectAt('tokenize'), stats: state.tokenize }));
 
       const subscription = raw$
         .pipe(
           tap((message: RawMessage) => {
             state.seen++;
-            inFlight.set(positionKey(message), message);
+            decoding = message;
           }),
           decode(createDecoder({ format: t.source.format, fields: t.source.fields, limits: t.source.limits }), rejectAt('decode')),
+          // decode is synchronous and one-to-one: the record that comes out is the message that went in.
+          tap((record: TextRecord) => {
+            if (record.source !== undefined && decoding !== undefined) inFlight.set(record.source, decoding);
+            decoding = undefined;
+          }),
           tokenizeStage,
           afterEach((record: FeaturedRecord) => {
             if (record.label !== undefined) {

@@ -21,7 +21,12 @@ export interface TextRecord {
 
 /** A record after `tokenize` and `features`. */
 export interface FeaturedRecord extends TextRecord {
-  readonly tokens: readonly string[];
+  /**
+   * The tokens. Absent when the tokenize stage ran on worker threads inside a topology: nothing after it
+   * reads them (the reservoir and the learner take `features` and `tokenCount`), and sending them back cost
+   * the main thread more than tokenizing there (see `keepTokens` in tokenize/worker-pool.ts).
+   */
+  readonly tokens?: readonly string[];
   readonly tokenCount: number;
   /** True when the text was cut to the configured maximum length before tokenizing. */
   readonly truncated: boolean;

@@ -31,7 +31,8 @@ import { describeBound, parseRangeBound, rangeSize, resolveKafkaRange, resolveLi
 import { openFileSource, readKafkaRange } from './replay-source.js';
 import { seriesPoint, summarize, type ReplayReport, type ReplayRun, type SeriesPoint } from './replay-report.js';
 import type { SourcePosition } from './record.js';
-import { encodeOutput, outputTopics } from './runner.js';
+import { createOutputEncoder, type OutputEncoder } from './outputs.js';
+import { outputTopics } from './runner.js';
 import type { Topology } from './spec.js';
 
 export interface ReplayOptions {
@@ -88,6 +89,7 @@ interface Lane {
   scheduler?: EventTimeScheduler;
   subscription?: Subscription;
   sink?: KafkaSink;
+  encoder?: OutputEncoder;
   failure?: unknown;
   completed: boolean;
 }
@@ -158,6 +160,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
     const specs = new Map(lanes.flatMap((l) => outputTopics(l.topology).map((s) => [`${publish.prefix ?? ''}${s.topic}`, s] as const)));
     await withAdmin(kafka, (admin) => ensureTopics(admin, [...specs].map(([topic, s]) => ({ ...s, topic }))));
     for (const lane of lanes) {
+      lane.encoder = await createOutputEncoder(lane.topology, { topicPrefix: publish.prefix ?? '' });
       lane.sink = new KafkaSink({ kafka, compression: lane.topology.outputs.compression });
       await lane.sink.connect();
     }
@@ -175,15 +178,10 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
       .subscribe({
         next(output) {
           if (output.kind === 'metrics') lane.series.push(seriesPoint(output.report));
-          if (lane.sink !== undefined) {
-            const record = encodeOutput(t, output);
-            if (record !== undefined) {
-              lane.sink.send({
-                ...record,
-                topic: `${publish === false ? '' : (publish.prefix ?? '')}${record.topic}`,
-                headers: { ...record.headers, 'tokrs-run-id': lane.runId },
-              });
-            }
+          if (lane.sink !== undefined && lane.encoder !== undefined) {
+            // The encoder puts the --output-prefix before the topic (and registers that topic's subject).
+            const record = lane.encoder.encode(output);
+            if (record !== undefined) lane.sink.send({ ...record, headers: { ...record.headers, 'tokrs-run-id': lane.runId } });
           }
           options.onOutput?.(lane.index, output);
         },

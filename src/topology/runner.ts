@@ -17,8 +17,6 @@ import type { Producer } from 'kafkajs';
 import { Subject, type Subscription } from 'rxjs';
 import type { RawMessage } from '../codec/decode-operator.js';
 import type { CheckpointRecord } from '../codec/records.js';
-import { encodeRecord } from '../codec/avro.js';
-import { SCHEMA_NAMES } from '../codec/records.js';
 import { describeError } from '../errors.js';
 import { ensureTopics, withAdmin, type TopicSpec } from '../kafka/admin.js';
 import type { Kafka } from '../kafka/client.js';
@@ -29,6 +27,7 @@ import { KafkaSource } from '../kafka/source.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import type { TopologyMetrics } from '../observe/prometheus.js';
 import { captureCheckpoint, checkpointKey, encodeCheckpoint, readLatestCheckpoint, restoredFrom, type RestoredState } from '../state/checkpoint.js';
+import { createOutputEncoder } from './outputs.js';
 import { PipelineState, topologyPipeline, type PipelineContext, type TopologyOutput } from './pipeline.js';
 import type { Topology } from './spec.js';
 
@@ -122,20 +121,7 @@ export function outputTopics(t: Topology): TopicSpec[] {
   return specs;
 }
 
-export function encodeOutput(t: Topology, output: TopologyOutput): OutputRecord | undefined {
-  const o = t.outputs;
-  const key = t.name;
-  switch (output.kind) {
-    case 'metrics':
-      return o.metrics ? { topic: o.metrics.topic, key, ...encodeRecord(SCHEMA_NAMES.metrics, output.record) } : undefined;
-    case 'prediction':
-      return o.predictions ? { topic: o.predictions.topic, key, ...encodeRecord(SCHEMA_NAMES.prediction, output.record) } : undefined;
-    case 'snapshot':
-      return o.snapshots ? { topic: o.snapshots.topic, key, ...encodeRecord(SCHEMA_NAMES.modelSnapshot, output.record) } : undefined;
-    case 'deadLetter':
-      return o.deadLetters ? { topic: o.deadLetters.topic, key, ...encodeRecord(SCHEMA_NAMES.deadLetter, output.record) } : undefined;
-  }
-}
+export { encodeOutput } from './outputs.js';
 
 /** Where outputs go and how offsets are committed: the two guarantees behind one small interface. */
 interface Committer {
@@ -230,6 +216,12 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     ]);
     if (created.length > 0) log.info({ step: 'setup', created }, 'created topics');
   });
+
+  // Before anything is read: with outputs.format confluent, this registers the output schemas.
+  const outputEncoder = await createOutputEncoder(t, {
+    retry: { retries: 5, maxMs: 2_000, onRetry: (error, attempt, waitMs) => log.warn({ step: 'setup', attempt, waitMs, err: describeError(error) }, 'schema registry: retrying') },
+  });
+  if (t.outputs.format === 'confluent') log.info({ step: 'setup', registry: t.outputs.schemaRegistry?.url }, 'output schemas registered');
 
   let lastMessageAt = Date.now();
   let assigned = false;
@@ -502,7 +494,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
         )
         .subscribe({
           next(output) {
-            const record = encodeOutput(t, output);
+            const record = outputEncoder.encode(output);
             if (record !== undefined) committer.send(record);
             options.onOutput?.(output);
             options.metrics?.observe(output);

@@ -36,6 +36,26 @@ export const sourceSchema = z
 
 const outputTopic = z.object({ topic: topicName }).strict();
 
+/** The Confluent Schema Registry that `outputs.format: confluent` registers the output schemas with. */
+export const schemaRegistrySchema = z
+  .object({
+    /** Base URL of the registry's REST API, e.g. http://localhost:8081. */
+    url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }),
+    /** How the subject of a topic's value schema is named; only Confluent's default TopicNameStrategy. */
+    subjectStrategy: z.enum(['topic-name']).default('topic-name'),
+    /** HTTP basic auth (Confluent Cloud: API key and secret); the password only from an environment variable. */
+    auth: z
+      .object({
+        username: z.string().min(1),
+        passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'),
+      })
+      .strict()
+      .optional(),
+    /** Per-request timeout of registry calls, ms. */
+    timeoutMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
 export const outputsSchema = z
   .object({
     metrics: outputTopic.nullable().default(null),
@@ -50,6 +70,13 @@ export const outputsSchema = z
       .default(null),
     predictions: outputTopic.nullable().default(null),
     deadLetters: outputTopic.nullable().default(null),
+    /**
+     * avro: plain Avro binary, the schema named in Kafka headers (tokrs-schema...). confluent: the Confluent
+     * wire format (magic byte 0, 4-byte schema id, Avro binary), schemas registered in `schemaRegistry`
+     * under the TopicNameStrategy subject "<topic>-value".
+     */
+    format: z.enum(['avro', 'confluent']).default('avro'),
+    schemaRegistry: schemaRegistrySchema.nullable().default(null),
     compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
     /** Partitions for output topics that tokrs creates. */
     partitions: z.number().int().positive().default(1),
@@ -95,6 +122,23 @@ export const topologySchema = z
   .refine((t) => t.guarantee === 'at-least-once' || t.checkpoint !== null, {
     message: 'exactly-once needs a checkpoint section (the state is committed with the outputs)',
     path: ['checkpoint'],
+  })
+  .superRefine((t, ctx) => {
+    const o = t.outputs;
+    if (o.format === 'confluent' && o.schemaRegistry === null) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['outputs', 'format'],
+        message: 'is confluent, which needs outputs.schemaRegistry: { url: http://host:8081 } (the registry the output schemas are registered with), got no outputs.schemaRegistry',
+      });
+    }
+    if (o.format === 'avro' && o.schemaRegistry !== null) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['outputs', 'schemaRegistry'],
+        message: 'is only used with outputs.format: confluent, got outputs.format avro (set format: confluent, or remove schemaRegistry)',
+      });
+    }
   });
 
 export type Topology = z.output<typeof topologySchema>;

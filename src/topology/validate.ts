@@ -31,8 +31,8 @@ function expectation(issue: Issue): string {
     case 'not_multiple_of':
       return `must be a multiple of ${String(issue.divisor)}`;
     case 'invalid_format':
-      // A regex check carries its own description of what is allowed.
-      return issue.format === 'regex' ? `must be ${issue.message}` : `must be a valid ${issue.format}`;
+      // A regex or URL check carries its own description of what is allowed.
+      return issue.format === 'regex' || issue.format === 'url' ? `must be ${issue.message}` : `must be a valid ${issue.format}`;
     default:
       return issue.message;
   }

@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { SparseVector } from '../../src/features/sparse-vector.js';
-import { sgd, sgdRate, type SgdOptimizer } from '../../src/learn/optimizers.js';
+import type { ModelSnapshot, SnapshotArray } from '../../src/learn/classifier.js';
+import { adagrad, ftrl, sgd, sgdRate, type SgdOptimizer } from '../../src/learn/optimizers.js';
+import { decodeModelSnapshot, encodeModelSnapshot } from '../../src/learn/snapshot-codec.js';
 import { SoftmaxSgd } from '../../src/learn/softmax-sgd.js';
 import { TfjsClassifier, ensureTfjsBackend, tfjsSnapshotHandler } from '../../src/learn/tfjs-classifier.js';
 import { createClassifier } from '../../src/learn/factory.js';
@@ -101,4 +103,93 @@ test('tfjs snapshot loads with tf.loadLayersModel from the custom IO handler and
   p.forEach((v, k) => assert.ok(Math.abs(v - q[k]) < 1e-6));
   loaded.dispose();
   m.dispose();
+});
+
+/** A version-2 (sparse) snapshot written out the way version 1 stored it: every feature's row, dense. */
+function asDenseV1(s: ModelSnapshot, dim: number): ModelSnapshot {
+  const rows = s.arrays.rows as Int32Array;
+  const cap = (s.meta as { cap: number }).cap;
+  const dense = <T extends Float32Array | Float64Array>(a: T, stride: number, length: number): T => {
+    const out = new (a.constructor as new (n: number) => T)(a.length === 0 ? 0 : length * stride);
+    rows.forEach((j, i) => {
+      for (let r = 0; r < stride && a.length > 0; r++) out[j * stride + r] = a[i * stride + r]!;
+    });
+    return out;
+  };
+  const arrays: Record<string, SnapshotArray> = { ...s.arrays };
+  delete arrays.rows;
+  arrays.w = dense(s.arrays.w as Float32Array, cap, dim);
+  arrays.acc = dense(s.arrays.acc as Float32Array, cap, dim);
+  if (arrays.lastA !== undefined) arrays.lastA = dense(s.arrays.lastA as Float64Array, 1, dim);
+  if (arrays.lastB !== undefined) arrays.lastB = dense(s.arrays.lastB as Float64Array, 1, dim);
+  return { ...s, version: 1, arrays };
+}
+
+for (const [name, make, labels] of [
+  ['adagrad + L2 (lazy), 2 classes', (dim: number) => new SoftmaxSgd({ dim, optimizer: adagrad({ lr: 0.2 }), l2: 1e-6 }), ['pos', 'neg']],
+  ['sgd + L1/L2 (lazy), 3 classes', (dim: number) => new SoftmaxSgd({ dim, optimizer: sgd({ lr: 0.3 }), l1: 1e-4, l2: 1e-3 }), ['a', 'b', 'c']],
+  ['ftrl, 3 classes', (dim: number) => new SoftmaxSgd({ dim, optimizer: ftrl({ alpha: 0.5 }), l1: 1e-3 }), ['a', 'b', 'c']],
+] as const) {
+  test(`snapshots are sparse (format 2), and a dense format-1 snapshot still restores identically (${name})`, () => {
+    const dim = 2 ** 16;
+    const r = prng(11);
+    const data = Array.from({ length: 300 }, () => ({ x: randomVector(r, dim), y: labels[Math.floor(r() * labels.length)]! }));
+    const a = make(dim);
+    data.slice(0, 200).forEach(({ x, y }) => a.learn(x, y));
+    const snap = a.snapshot();
+    assert.equal(snap.version, 2);
+    const rows = snap.arrays.rows as Int32Array;
+    const touched = new Set(data.slice(0, 200).flatMap(({ x }) => [...x.indices]));
+    assert.ok(rows.length > 0 && rows.length <= touched.size, `${rows.length} rows for ${touched.size} features learned from`);
+    for (const j of rows) assert.ok(touched.has(j), `row ${j} was never learned from`);
+    const bytes = Object.values(snap.arrays).reduce((n, x) => n + x.byteLength, 0);
+    assert.ok(bytes < dim, `a sparse snapshot of ${touched.size} features is ${bytes} bytes`);
+
+    const probes = data.slice(200, 230).map((e) => e.x);
+    const predictions = (m: SoftmaxSgd) => probes.map((x) => Array.from(m.predictProba(x)));
+    for (const restored of [snap, decodeModelSnapshot(encodeModelSnapshot(snap)), asDenseV1(snap, dim)]) {
+      const b = make(dim);
+      b.restore(restored);
+      assert.deepEqual(predictions(b), predictions(a));
+      // The same bits: its own snapshot equals the original one, and further learning agrees exactly.
+      assert.deepEqual(b.snapshot(), snap);
+      const c = make(dim);
+      c.restore(snap);
+      data.slice(200).forEach(({ x, y }) => {
+        b.learn(x, y);
+        c.learn(x, y);
+      });
+      assert.deepEqual(predictions(b), predictions(c));
+    }
+    // Bad rows are refused before anything changes.
+    const b = make(dim);
+    for (const bad of [Int32Array.from([5, 3]), Int32Array.from([dim]), Int32Array.from([-1])]) {
+      assert.throws(() => b.restore({ ...snap, arrays: { ...snap.arrays, rows: bad } }), (e: unknown) => (e as { code?: string }).code === 'TOKRS_ERR_SNAPSHOT');
+    }
+    assert.equal(b.labels.length, 0);
+  });
+}
+
+test('predicting before learning (prequential) leaves exactly the model that learning alone gives (lazy catch-up reuse)', () => {
+  const dim = 256;
+  for (const make of [
+    () => new SoftmaxSgd({ dim, optimizer: adagrad({ lr: 0.2 }), l1: 1e-4, l2: 1e-3 }),
+    () => new SoftmaxSgd({ dim, optimizer: sgd({ lr: 0.3, schedule: 'invscaling', power: 0.5 }), l1: 1e-4, l2: 1e-3 }),
+  ]) {
+    const r = prng(5);
+    const a = make();
+    const b = make();
+    for (let i = 0; i < 400; i++) {
+      const x = randomVector(r, dim);
+      // Labels arrive one by one (the class count changes between a prediction and its learn).
+      const y = ['a', 'b', 'c', 'd'][Math.min(3, Math.floor(i / 50))]!;
+      a.predictProba(x);
+      if (i % 7 === 0) a.predictProba(randomVector(r, dim)); // another vector in between: nothing to reuse
+      a.learn(x, y);
+      if (i % 5 === 0) a.learnMany([{ features: x, label: y }]);
+      b.learn(x, y);
+      if (i % 5 === 0) b.learnMany([{ features: x, label: y }]);
+    }
+    assert.deepEqual(a.snapshot(), b.snapshot());
+  }
 });

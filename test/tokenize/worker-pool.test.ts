@@ -64,6 +64,21 @@ test('2 workers give tokenizeAndHash’s records, in order, on 3000 waimai texts
   assert.ok(poolStats.truncated >= 1);
 });
 
+test('keepTokens: false gives the same records without their tokens (what a topology uses)', async () => {
+  const records = readReviews().slice(0, 500).map((r, i) => record(`r${i}`, r.text));
+  const run = (keepTokens: boolean) =>
+    lastValueFrom(
+      from(records).pipe(
+        tokenizeOnWorkers({ tokenize: TOKENIZE, features: FEATURES, workers: 2, keepTokens, reject: () => undefined, stats: createTokenizeStats() }),
+        toArray(),
+      ),
+    );
+  const [withTokens, without] = [await run(true), await run(false)];
+  assert.ok(without.every((r) => !('tokens' in r)));
+  assert.deepEqual(without.map(plain), withTokens.map(({ tokens: _tokens, ...rest }) => plain({ ...rest })));
+  assert.ok(withTokens.every((r) => r.tokens?.length === r.tokenCount));
+});
+
 test('rejects keep their place among the records, with small batches over 3 workers', async () => {
   const texts: unknown[] = ['味道不错', 7, '送餐很快', undefined, '好吃', false, '', '太慢了', null];
   const records = texts.map((t, i) => record(`r${i}`, t));
@@ -87,7 +102,7 @@ test('rejects keep their place among the records, with small batches over 3 work
   assert.deepEqual(order, ['reject r1 TOKRS_ERR_TOKENIZE', 'reject r3 TOKRS_ERR_TOKENIZE', 'reject r5 TOKRS_ERR_TOKENIZE', 'reject r8 TOKRS_ERR_TOKENIZE']);
 });
 
-// Were records held until a batch of 64 filled, nothing would come out and the test would time out.
+// Were records held until a batch of 256 filled, nothing would come out and the test would time out.
 test('a trickle (one record at a time, with pauses) comes out without waiting for a full batch', { timeout: 30_000 }, async () => {
   const trickle: Observable<TextRecord> = concat(
     ...['味道不错', '送餐很快', '太慢了'].map((t, i) => of(record(`t${i}`, t)).pipe(delay(i === 0 ? 0 : 30))),
@@ -101,7 +116,7 @@ test('a trickle (one record at a time, with pauses) comes out without waiting fo
       toArray(),
     ),
   );
-  // The first record must come out while the input is still open: nothing waits for 64 records.
+  // The first record must come out while the input is still open: nothing waits for 256 records.
   const first = new Promise<void>((resolve) => {
     const sub = trickle.subscribe({
       next: (r) => {

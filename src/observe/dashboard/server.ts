@@ -22,9 +22,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Producer } from 'kafkajs';
-import { encodeRecord } from '../../codec/avro.js';
+import { createOutputEncoder, type OutputEncoder } from '../../topology/outputs.js';
 import { predictionRecord } from '../../codec/mapping.js';
-import { SCHEMA_NAMES } from '../../codec/records.js';
 import { describeError, ERROR_CODES, TokrsError } from '../../errors.js';
 import { createKafka, type Kafka } from '../../kafka/client.js';
 import type { KafkaSecurityOptions } from '../../kafka/security.js';
@@ -147,6 +146,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   }
 
   let producer: Promise<Producer> | undefined;
+  const encoders = new Map<string, Promise<OutputEncoder>>();
   const publish = async (t: Topology, result: TryItResult): Promise<boolean> => {
     if (options.publishPredictions === false || t.outputs.predictions === null) return false;
     producer ??= (async () => {
@@ -166,8 +166,16 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       modelVersion: result.modelVersion,
       timestamp: Date.now(),
     });
-    const encoded = encodeRecord(SCHEMA_NAMES.prediction, record);
-    await p.send({ topic: t.outputs.predictions.topic, messages: [{ key: t.name, value: encoded.value, headers: encoded.headers }] });
+    // In the topology's outputs.format (Confluent framing registers the schema once per topology).
+    let encoder = encoders.get(t.name);
+    if (encoder === undefined) {
+      encoder = createOutputEncoder(t);
+      encoders.set(t.name, encoder);
+      encoder.catch(() => encoders.delete(t.name));
+    }
+    const encoded = (await encoder).encode({ kind: 'prediction', record });
+    if (encoded === undefined) return false;
+    await p.send({ topic: encoded.topic, messages: [{ key: t.name, value: encoded.value, ...(encoded.headers === undefined ? {} : { headers: encoded.headers }) }] });
     return true;
   };
 
