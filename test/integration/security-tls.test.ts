@@ -28,6 +28,7 @@ import { describeTopology } from '../../src/topology/describe.js';
 import { parseTopology } from '../../src/topology/load.js';
 import { startTopology } from '../../src/topology/runner.js';
 import { eventually, uniqueName } from '../support/kafka.js';
+import { captureKafkaLogs, roundTrip } from '../support/secure-kafka.js';
 import { makeTestPki, type TestPki } from '../support/tls.js';
 
 const SCRAM_PASSWORD = 'dave-s3cret-512';
@@ -38,14 +39,8 @@ let plainBootstrap: string;
 let sslBootstrap: string;
 let saslSslBootstrap: string;
 let mtlsBootstrap: string;
-const logged: string[] = [];
-
-const capture: KafkaLogger = {
-  error: (m, e) => void logged.push(`${m} ${JSON.stringify(e ?? {})}`),
-  warn: (m, e) => void logged.push(`${m} ${JSON.stringify(e ?? {})}`),
-  info: (m, e) => void logged.push(`${m} ${JSON.stringify(e ?? {})}`),
-  debug: (m, e) => void logged.push(`${m} ${JSON.stringify(e ?? {})}`),
-};
+const { logger: capture, lines: logged } = captureKafkaLogs();
+const roundTripOn = (kafka: Kafka): Promise<string[]> => roundTrip(kafka, plainBootstrap, 'tls');
 
 /** The secret strings of this run: the SCRAM password, the key passphrase, and the body of every private key. */
 function secrets(): string[] {
@@ -113,32 +108,15 @@ async function createTopics(...topics: string[]): Promise<void> {
   await withAdmin(createKafka({ brokers: [plainBootstrap], level: 'nothing' }), (admin) => ensureTopics(admin, topics.map((topic) => ({ topic, partitions: 1 }))));
 }
 
-async function roundTrip(kafka: Kafka): Promise<string[]> {
-  const topic = uniqueName('tls');
-  await createTopics(topic);
-  const producer = kafka.producer();
-  await producer.connect();
-  await producer.send({ topic, messages: [{ value: 'one' }, { value: 'two' }, { value: '三' }] });
-  await producer.disconnect();
-  const consumer = kafka.consumer({ groupId: uniqueName('tls-g') });
-  const got: string[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => void got.push(message.value!.toString()) });
-  await eventually(() => (got.length >= 3 ? true : undefined), 30_000, 'three messages over TLS').catch(() => undefined);
-  await consumer.disconnect();
-  return got;
-}
-
 test('the right CA produces and consumes over SSL, SASL_SSL with SCRAM and mTLS with a client certificate', async () => {
-  assert.deepEqual(await roundTrip(client(sslBootstrap, { tls: { caFile: pki.caFile } })), ['one', 'two', '三']);
-  assert.deepEqual(await roundTrip(client(saslSslBootstrap, saslSsl())), ['one', 'two', '三']);
-  assert.deepEqual(await roundTrip(client(mtlsBootstrap, mtls())), ['one', 'two', '三']);
+  assert.deepEqual(await roundTripOn(client(sslBootstrap, { tls: { caFile: pki.caFile } })), ['one', 'two', '三']);
+  assert.deepEqual(await roundTripOn(client(saslSslBootstrap, saslSsl())), ['one', 'two', '三']);
+  assert.deepEqual(await roundTripOn(client(mtlsBootstrap, mtls())), ['one', 'two', '三']);
   // The passphrase from a file instead of a variable.
   const file = join(mkdtempSync(join(tmpdir(), 'tokrs-secret-')), 'key.pass');
   writeFileSync(file, `${pki.clientKeyPassphrase}\n`, { mode: 0o600 });
   const fromFile = { tls: { caFile: pki.caFile, certFile: pki.clientCertFile, keyFile: pki.clientKeyFile, keyPasswordFile: file } };
-  assert.deepEqual(await roundTrip(client(mtlsBootstrap, fromFile)), ['one', 'two', '三']);
+  assert.deepEqual(await roundTripOn(client(mtlsBootstrap, fromFile)), ['one', 'two', '三']);
 });
 
 /**

@@ -21,6 +21,7 @@ import { describeTopology } from '../../src/topology/describe.js';
 import { parseTopology } from '../../src/topology/load.js';
 import { startTopology } from '../../src/topology/runner.js';
 import { uniqueName } from '../support/kafka.js';
+import { captureKafkaLogs, roundTrip } from '../support/secure-kafka.js';
 
 const SECRETS = { alice: 'alice-s3cret-256', bob: 'bob-s3cret-512', carol: 'carol-s3cret-plain' };
 const env = { ALICE_PW: SECRETS.alice, BOB_PW: SECRETS.bob, CAROL_PW: SECRETS.carol, WRONG_PW: 'not-the-password' };
@@ -28,15 +29,8 @@ const env = { ALICE_PW: SECRETS.alice, BOB_PW: SECRETS.bob, CAROL_PW: SECRETS.ca
 let broker: LocalBroker;
 let plainBootstrap: string;
 let saslBootstrap: string;
-const logged: string[] = [];
-
-/** Captures every KafkaJS log line (debug included), to check that no secret is ever printed. */
-const capture: KafkaLogger = {
-  error: (m, e) => void logged.push(`${m} ${JSON.stringify(e ?? {})}`),
-  warn: (m, e) => void logged.push(`${m} ${JSON.stringify(e ?? {})}`),
-  info: (m, e) => void logged.push(`${m} ${JSON.stringify(e ?? {})}`),
-  debug: (m, e) => void logged.push(`${m} ${JSON.stringify(e ?? {})}`),
-};
+const { logger: capture, lines: logged } = captureKafkaLogs();
+const roundTripOn = (kafka: Kafka): Promise<string[]> => roundTrip(kafka, plainBootstrap, 'sasl');
 
 function saslKafka(security: KafkaSecurityInput, extra: { logger?: KafkaLogger; retries?: number } = {}): Kafka {
   return createKafka({
@@ -84,31 +78,12 @@ after(async () => {
   await broker?.stop({ deleteData: true, graceMs: 10_000 });
 });
 
-async function roundTrip(kafka: Kafka): Promise<string[]> {
-  const topic = uniqueName('sasl');
-  // Topics are created on the PLAINTEXT listener, as an operator would; the SASL client only reads and writes.
-  await withAdmin(createKafka({ brokers: [plainBootstrap], level: 'nothing' }), (admin) => ensureTopics(admin, [{ topic, partitions: 1 }]));
-  const producer = kafka.producer();
-  await producer.connect();
-  await producer.send({ topic, messages: [{ value: 'one' }, { value: 'two' }, { value: '三' }] });
-  await producer.disconnect();
-  const consumer = kafka.consumer({ groupId: uniqueName('sasl-g') });
-  const got: string[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => void got.push(message.value!.toString()) });
-  const deadline = Date.now() + 30_000;
-  while (got.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  await consumer.disconnect();
-  return got;
-}
-
 test('SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN with the right credentials produce and consume', async () => {
-  assert.deepEqual(await roundTrip(saslKafka({ sasl: { mechanism: 'scram-sha-256', username: 'alice', passwordEnv: 'ALICE_PW' } })), ['one', 'two', '三']);
+  assert.deepEqual(await roundTripOn(saslKafka({ sasl: { mechanism: 'scram-sha-256', username: 'alice', passwordEnv: 'ALICE_PW' } })), ['one', 'two', '三']);
   const file = join(mkdtempSync(join(tmpdir(), 'tokrs-secret-')), 'bob.password');
   writeFileSync(file, `${SECRETS.bob}\n`, { mode: 0o600 });
-  assert.deepEqual(await roundTrip(saslKafka({ sasl: { mechanism: 'scram-sha-512', username: 'bob', passwordFile: file } })), ['one', 'two', '三']);
-  assert.deepEqual(await roundTrip(saslKafka({ sasl: { mechanism: 'plain', username: 'carol', passwordEnv: 'CAROL_PW' } })), ['one', 'two', '三']);
+  assert.deepEqual(await roundTripOn(saslKafka({ sasl: { mechanism: 'scram-sha-512', username: 'bob', passwordFile: file } })), ['one', 'two', '三']);
+  assert.deepEqual(await roundTripOn(saslKafka({ sasl: { mechanism: 'plain', username: 'carol', passwordEnv: 'CAROL_PW' } })), ['one', 'two', '三']);
 });
 
 test('a wrong password fails fast with a TOKRS_ERR_KAFKA_AUTH, without a retry storm', async () => {
