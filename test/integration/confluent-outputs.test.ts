@@ -21,7 +21,7 @@ import { createTokenizer } from '../../src/tokenize/create-tokenizer.js';
 import { modelSpace } from '../../src/topology/pipeline.js';
 import { startTopology } from '../../src/topology/runner.js';
 import { readReviews } from '../support/data.js';
-import { testKafka, uniqueName } from '../support/kafka.js';
+import { readTopic, testKafka, type Consumed } from '../support/kafka.js';
 import { startFakeRegistry, type FakeRegistry } from '../support/schema-registry.js';
 import { freshTopology } from '../support/topology.js';
 
@@ -36,23 +36,7 @@ after(async () => {
   await registry.close();
 });
 
-interface Consumed {
-  value: Buffer;
-  headers: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
-}
-
-async function readAll(topic: string, expectedAtLeast: number, timeoutMs = 30_000): Promise<Consumed[]> {
-  const out: Consumed[] = [];
-  const consumer = kafka.consumer({ groupId: uniqueName('reader') });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => void out.push({ value: message.value ?? Buffer.alloc(0), headers: message.headers ?? {} }) });
-  const deadline = Date.now() + timeoutMs;
-  while (out.length < expectedAtLeast && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  await new Promise((r) => setTimeout(r, 500));
-  await consumer.disconnect();
-  return out;
-}
+const readAll = (topic: string, expectedAtLeast: number, timeoutMs?: number): Promise<Consumed[]> => readTopic(kafka, topic, expectedAtLeast, timeoutMs);
 
 /** What a consumer with only the .avsc file does: check the magic byte, take the id, decode the rest. */
 function readFramed(value: Buffer, avscFile: string): { id: number; record: Record<string, unknown> } {

@@ -8,7 +8,7 @@ import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
 import { feedLines } from '../../src/kafka/feed.js';
 import { decodeRecord } from '../../src/codec/avro.js';
 import { SCHEMA_NAMES } from '../../src/codec/records.js';
-import { testKafka, uniqueName } from '../support/kafka.js';
+import { readTopic, testKafka, uniqueName } from '../support/kafka.js';
 
 const lines = [
   JSON.stringify({ id: 'a', text: '好吃', label: 'positive', timestamp: 1_600_000_000_000 }),
@@ -18,26 +18,6 @@ const lines = [
   JSON.stringify({ id: 'e', text: '负的', timestamp: -5 }),
 ];
 
-async function readBack(topic: string, count: number): Promise<{ key: string; timestamp: number; value: Buffer }[]> {
-  const kafka = testKafka('feed-test-reader');
-  const consumer = kafka.consumer({ groupId: uniqueName('feed-reader') });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const got: { key: string; timestamp: number; value: Buffer }[] = [];
-  await new Promise<void>((resolve, reject) => {
-    consumer
-      .run({
-        eachMessage: async ({ message }) => {
-          got.push({ key: message.key!.toString(), timestamp: Number(message.timestamp), value: message.value! });
-          if (got.length === count) resolve();
-        },
-      })
-      .catch(reject);
-  });
-  await consumer.disconnect();
-  return got.sort((x, y) => x.key.localeCompare(y.key));
-}
-
 for (const format of ['json', 'avro'] as const) {
   test(`feed (${format}): an input event time is the message timestamp; an unusable one skips the line`, async () => {
     const kafka = testKafka('feed-test');
@@ -46,8 +26,8 @@ for (const format of ['json', 'avro'] as const) {
     const before = Date.now();
     const result = await feedLines(kafka, lines, { topic, format, jsonInput: true, idField: 'id' });
     assert.deepEqual(result, { sent: 3, skipped: 2 }, '"yesterday" and a negative time are not event times');
-    const got = await readBack(topic, 3);
-    assert.deepEqual(got.map((m) => m.key), ['a', 'b', 'c']);
+    const got = (await readTopic(kafka, topic, 3)).sort((x, y) => String(x.key).localeCompare(String(y.key)));
+    assert.deepEqual(got.map((m) => String(m.key)), ['a', 'b', 'c']);
     assert.equal(got[0].timestamp, 1_600_000_000_000);
     assert.equal(got[1].timestamp, Date.parse('2021-03-04T05:06:07.089Z'));
     assert.ok(got[2].timestamp >= before - 1000, 'no event time: the broker/producer time of feeding');

@@ -20,33 +20,13 @@ import { loadTopology } from '../../src/topology/load.js';
 import { modelSpace } from '../../src/topology/pipeline.js';
 import { startTopology } from '../../src/topology/runner.js';
 import { readReviews } from '../support/data.js';
-import { testKafka, uniqueName } from '../support/kafka.js';
+import { readTopic, testKafka, type Consumed } from '../support/kafka.js';
 import { freshTopology } from '../support/topology.js';
 
 const schemasDir = fileURLToPath(new URL('../../schemas/', import.meta.url));
 const kafka = testKafka('topology-run');
 
-interface Consumed {
-  value: Buffer;
-  headers: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
-}
-
-/** Every message of a topic, read from the start by a throwaway group. */
-async function readAll(topic: string, expectedAtLeast: number, timeoutMs = 30_000): Promise<Consumed[]> {
-  const out: Consumed[] = [];
-  const consumer = kafka.consumer({ groupId: uniqueName('reader') });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => void out.push({ value: message.value ?? Buffer.alloc(0), headers: message.headers ?? {} }),
-  });
-  const deadline = Date.now() + timeoutMs;
-  while (out.length < expectedAtLeast && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  // A moment more, so that a record beyond the expected count would be seen too.
-  await new Promise((r) => setTimeout(r, 500));
-  await consumer.disconnect();
-  return out;
-}
+const readAll = (topic: string, expectedAtLeast: number, timeoutMs?: number): Promise<Consumed[]> => readTopic(kafka, topic, expectedAtLeast, timeoutMs);
 
 test('the waimai topology over Kafka: exact counts, restorable snapshots, dead letters, .avsc-only readers', async () => {
   // The shipped topology, with fresh topics and count-only windows (so the expected records do not depend on timing).
