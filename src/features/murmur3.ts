@@ -12,31 +12,22 @@
 const C1 = 0xcc9e2d51;
 const C2 = 0x1b873593;
 
-/** MurmurHash3_x86_32 of `bytes[0..length)` with `seed`, as an unsigned 32-bit integer. */
-export function murmur3Bytes(bytes: Uint8Array, seed: number, length: number = bytes.length): number {
-  let h = seed >>> 0;
-  const blocks = length & ~3;
-  for (let i = 0; i < blocks; i += 4) {
-    let k = bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  const tail = length & 3;
-  if (tail > 0) {
-    let k = 0;
-    if (tail === 3) k ^= bytes[blocks + 2] << 16;
-    if (tail >= 2) k ^= bytes[blocks + 1] << 8;
-    k ^= bytes[blocks];
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-  }
-  h ^= length;
+/** A 4-byte block (or the zero-padded tail) scrambled as MurmurHash3 does before mixing it into a hash. */
+function scramble(k: number): number {
+  k = Math.imul(k, C1);
+  k = (k << 15) | (k >>> 17);
+  return Math.imul(k, C2);
+}
+
+/** Mixes a scrambled block into the running hash. */
+function mixBlock(h: number, k: number): number {
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** MurmurHash3's finalisation mix, as an unsigned 32-bit integer. */
+function fmix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -45,62 +36,41 @@ export function murmur3Bytes(bytes: Uint8Array, seed: number, length: number = b
   return h >>> 0;
 }
 
-/**
- * A reusable UTF-8 buffer: hashing tokens one by one would otherwise allocate a Uint8Array per token.
- * Hand-written rather than `TextEncoder.encodeInto`, which costs more than the hash itself on short tokens.
- */
-let buffer = new Uint8Array(256);
-
-/** Writes `text` as UTF-8 into the shared buffer and returns the byte length. */
-export function encodeUtf8(text: string): number {
-  if (buffer.length < text.length * 3) buffer = new Uint8Array(text.length * 3);
-  const out = buffer;
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    let c = text.charCodeAt(i);
-    if (c < 0x80) {
-      out[n++] = c;
-      continue;
-    }
-    if (c < 0x800) {
-      out[n++] = 0xc0 | (c >> 6);
-      out[n++] = 0x80 | (c & 0x3f);
-      continue;
-    }
-    if (c >= 0xd800 && c <= 0xdfff) {
-      const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
-      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
-        i++;
-        out[n++] = 0xf0 | (c >> 18);
-        out[n++] = 0x80 | ((c >> 12) & 0x3f);
-        out[n++] = 0x80 | ((c >> 6) & 0x3f);
-        out[n++] = 0x80 | (c & 0x3f);
-        continue;
-      }
-      c = 0xfffd; // lone surrogate: what TextEncoder writes
-    }
-    out[n++] = 0xe0 | (c >> 12);
-    out[n++] = 0x80 | ((c >> 6) & 0x3f);
-    out[n++] = 0x80 | (c & 0x3f);
+/** MurmurHash3_x86_32 of `bytes[0..length)` with `seed`, as an unsigned 32-bit integer. */
+export function murmur3Bytes(bytes: Uint8Array, seed: number, length: number = bytes.length): number {
+  let h = seed | 0;
+  const blocks = length & ~3;
+  for (let i = 0; i < blocks; i += 4) {
+    h = mixBlock(h, scramble(bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24)));
   }
-  return n;
+  const tail = length & 3;
+  if (tail > 0) {
+    let k = 0;
+    if (tail === 3) k ^= bytes[blocks + 2] << 16;
+    if (tail >= 2) k ^= bytes[blocks + 1] << 8;
+    k ^= bytes[blocks];
+    h ^= scramble(k);
+  }
+  return fmix(h ^ length);
 }
 
-/** MurmurHash3_x86_32 of the UTF-8 bytes of `text`, as an unsigned 32-bit integer. */
+const pairOut = new Uint32Array(2);
+
+/** MurmurHash3_x86_32 of the UTF-8 bytes of `text` (lone surrogates as U+FFFD), as an unsigned 32-bit integer. */
 export function murmur3(text: string, seed = 0): number {
-  const length = encodeUtf8(text);
-  return murmur3Bytes(buffer, seed, length);
+  murmur3Pair(text, seed, seed, pairOut);
+  return pairOut[0];
 }
 
 /**
  * Both hashes of one token in a single pass over its characters: the bucket hash (`seed`) and the sign
- * hash (`signSeed`). Writes them into `out[0]` and `out[1]`. Equal to `murmur3(text, seed)` and
- * `murmur3(text, signSeed)`; this is the featurizer's inner loop, run for every token of every message.
+ * hash (`signSeed`). Writes them into `out[0]` and `out[1]`; each is `murmur3Bytes` of the text's UTF-8
+ * bytes under its seed. This is the featurizer's inner loop, run for every token of every message.
  *
- * Two things make it cheaper than `murmur3` twice: a block's mixing (`k`) does not depend on the seed, so
- * it is done once; and the UTF-8 bytes are fed straight from the code units into a 4-byte accumulator
+ * Two things make it cheaper than hashing twice: a block's scrambling (`k`) does not depend on the seed,
+ * so it is done once; and the UTF-8 bytes are fed straight from the code units into a 4-byte accumulator
  * instead of being written to a buffer and read back (a fifth of the hashing time on 2-character words).
+ * Lone surrogates are encoded as U+FFFD, as `TextEncoder` does.
  */
 export function murmur3Pair(text: string, seed: number, signSeed: number, out: Uint32Array): void {
   let h = seed | 0;
@@ -146,36 +116,17 @@ export function murmur3Pair(text: string, seed: number, signSeed: number, out: U
       continue;
     }
     // A block is complete: mix it into both hashes, keep the bytes that did not fit.
-    let k = held | (bytes << (heldCount << 3));
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-    g ^= k;
-    g = (g << 13) | (g >>> 19);
-    g = (Math.imul(g, 5) + 0xe6546b64) | 0;
+    const k = scramble(held | (bytes << (heldCount << 3)));
+    h = mixBlock(h, k);
+    g = mixBlock(g, k);
     heldCount = count - room;
     held = heldCount === 0 ? 0 : bytes >>> (room << 3);
   }
   if (heldCount > 0) {
-    let k = Math.imul(held, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
+    const k = scramble(held);
     h ^= k;
     g ^= k;
   }
   out[0] = fmix(h ^ length);
   out[1] = fmix(g ^ length);
-}
-
-/** MurmurHash3's finalisation mix, as an unsigned 32-bit integer. */
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
