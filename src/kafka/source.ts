@@ -5,22 +5,13 @@
  * Offsets are committed only for messages the pipeline reports processed (`done`), through `commit()`,
  * which the runtime calls after flushing its outputs.
  */
-import type { Consumer, ConsumerConfig, IHeaders } from 'kafkajs';
+import type { Consumer, ConsumerConfig } from 'kafkajs';
 import { Observable } from 'rxjs';
+import type { RawMessage } from '../codec/decode-operator.js';
 import { installBeforeRejoinHook, type BeforeRejoinPayload } from './before-rejoin.js';
 import type { Kafka } from './client.js';
 import { OffsetTracker, type CommitPoint } from './offset-tracker.js';
 
-export interface SourceMessage {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  /** The Kafka record timestamp, ms since the epoch. */
-  readonly timestamp: number;
-  readonly headers: IHeaders;
-}
 
 export interface KafkaSourceOptions {
   kafka: Kafka;
@@ -83,8 +74,8 @@ export class KafkaSource {
   }
 
   /** Cold: subscribing joins the group; unsubscribing leaves it. Completes after `stop()`. */
-  messages(): Observable<SourceMessage> {
-    return new Observable<SourceMessage>((subscriber) => {
+  messages(): Observable<RawMessage> {
+    return new Observable<RawMessage>((subscriber) => {
       const o = this.options;
       const consumer = o.kafka.consumer({
         groupId: o.groupId,
