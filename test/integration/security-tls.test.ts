@@ -28,7 +28,7 @@ import { describeTopology } from '../../src/topology/describe.js';
 import { parseTopology } from '../../src/topology/load.js';
 import { startTopology } from '../../src/topology/runner.js';
 import { eventually, uniqueName } from '../support/kafka.js';
-import { captureKafkaLogs, roundTrip } from '../support/secure-kafka.js';
+import { captureKafkaLogs, roundTrip, runThirtyMessages } from '../support/secure-kafka.js';
 import { makeTestPki, type TestPki } from '../support/tls.js';
 
 const SCRAM_PASSWORD = 'dave-s3cret-512';
@@ -259,15 +259,7 @@ outputs:
   await createTopics(`${name}-in`, `${name}.metrics`, `${name}.dead`, `${name}.predictions`, `${name}.snapshots`);
 
   const kafka = client(saslSslBootstrap, topology.source.security!);
-  const producer = kafka.producer();
-  await producer.connect();
-  await producer.send({ topic: `${name}-in`, messages: Array.from({ length: 30 }, (_, i) => ({ value: JSON.stringify({ text: `text ${i}`, label: i % 2 === 0 ? 'a' : 'b' }) })) });
-  await producer.disconnect();
-  const pinoLines: string[] = [];
-  const { default: pino } = await import('pino');
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void pinoLines.push(line) });
-  const run = await startTopology(topology, { kafka, logger, idleExitMs: 2_000 });
-  const summary = await run.finished;
+  const { summary, logLines: pinoLines, logger } = await runThirtyMessages(kafka, topology, `${name}-in`);
   const metrics = await readAll(kafka, `${name}.metrics`, 3);
   assert.equal(decodeRecord(SCHEMA_NAMES.metrics, metrics.at(-1)!).counts.seen, 30);
 

@@ -19,9 +19,8 @@ import { LocalBroker, freePort } from '../../src/kafka/local-broker.js';
 import { describeSecurity, mergeSecurity, resolveKafkaSecurity, type KafkaSecurityInput } from '../../src/kafka/security.js';
 import { describeTopology } from '../../src/topology/describe.js';
 import { parseTopology } from '../../src/topology/load.js';
-import { startTopology } from '../../src/topology/runner.js';
-import { uniqueName } from '../support/kafka.js';
-import { captureKafkaLogs, roundTrip } from '../support/secure-kafka.js';
+import { readTopic, uniqueName } from '../support/kafka.js';
+import { captureKafkaLogs, roundTrip, runThirtyMessages } from '../support/secure-kafka.js';
 
 const SECRETS = { alice: 'alice-s3cret-256', bob: 'bob-s3cret-512', carol: 'carol-s3cret-plain' };
 const env = { ALICE_PW: SECRETS.alice, BOB_PW: SECRETS.bob, CAROL_PW: SECRETS.carol, WRONG_PW: 'not-the-password' };
@@ -154,25 +153,10 @@ outputs: { metrics: { topic: ${name}.metrics }, deadLetters: { topic: ${name}.de
   await withAdmin(createKafka({ brokers: [plainBootstrap], level: 'nothing' }), (admin) =>
     ensureTopics(admin, [{ topic: `${name}-in`, partitions: 1 }, { topic: `${name}.metrics`, partitions: 1 }, { topic: `${name}.dead`, partitions: 1 }]),
   );
-  const producer = kafka.producer();
-  await producer.connect();
-  await producer.send({ topic: `${name}-in`, messages: Array.from({ length: 30 }, (_, i) => ({ value: JSON.stringify({ text: `text ${i}`, label: i % 2 === 0 ? 'a' : 'b' }) })) });
-  await producer.disconnect();
-  const pinoLines: string[] = [];
-  const { default: pino } = await import('pino');
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void pinoLines.push(line) });
-  const run = await startTopology(topology, { kafka, logger, idleExitMs: 2_000 });
-  const summary = await run.finished;
+  const { summary, logLines: pinoLines } = await runThirtyMessages(kafka, topology, `${name}-in`);
   assert.ok(JSON.stringify(summary).length > 0);
 
-  const metrics: Buffer[] = [];
-  const consumer = kafka.consumer({ groupId: uniqueName('m') });
-  await consumer.connect();
-  await consumer.subscribe({ topic: `${name}.metrics`, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => void metrics.push(message.value!) });
-  const deadline = Date.now() + 20_000;
-  while (metrics.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  await consumer.disconnect();
+  const metrics = (await readTopic(kafka, `${name}.metrics`, 3, 20_000)).map((m) => m.value);
   assert.ok(metrics.length >= 3, `${metrics.length} metrics records`);
   const last = decodeRecord(SCHEMA_NAMES.metrics, metrics.at(-1)!);
   assert.equal(last.counts.seen, 30);

@@ -2,6 +2,9 @@
 import type { Kafka, KafkaLogger } from '../../src/kafka/client.js';
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
 import { createKafka } from '../../src/kafka/client.js';
+import { startTopology, type RunSummary } from '../../src/topology/runner.js';
+import type { Topology } from '../../src/topology/spec.js';
+import type { Logger } from 'pino';
 import { eventually, uniqueName } from './kafka.js';
 
 /** A KafkaJS logger that keeps every line (debug included) in `lines`, to check that no secret is ever printed. */
@@ -31,4 +34,21 @@ export async function roundTrip(kafka: Kafka, plainBootstrap: string, prefix: st
   await eventually(() => (got.length >= 3 ? true : undefined), 30_000, `three messages (${prefix})`).catch(() => undefined);
   await consumer.disconnect();
   return got;
+}
+
+/**
+ * Sends 30 labelled JSON messages to `inputTopic` with `kafka`, runs `topology` over them with a pino
+ * logger at debug level, and returns the run's summary, the logger (for more components to log into) and
+ * every line it wrote (to look for secrets in).
+ */
+export async function runThirtyMessages(kafka: Kafka, topology: Topology, inputTopic: string): Promise<{ summary: RunSummary; logLines: string[]; logger: Logger }> {
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic: inputTopic, messages: Array.from({ length: 30 }, (_, i) => ({ value: JSON.stringify({ text: `text ${i}`, label: i % 2 === 0 ? 'a' : 'b' }) })) });
+  await producer.disconnect();
+  const logLines: string[] = [];
+  const { default: pino } = await import('pino');
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+  const run = await startTopology(topology, { kafka, logger, idleExitMs: 2_000 });
+  return { summary: await run.finished, logLines, logger };
 }
