@@ -18,14 +18,9 @@ test('a member rejoins only after its beforeRejoin work settles; the newcomer is
   await withAdmin(kafka, (admin) => ensureTopics(admin, [{ topic, partitions: 2 }]));
   const events: string[] = [];
   const calls: boolean[] = [];
+  const member = { kafka, groupId, topics: [topic], fromBeginning: true, maxInFlight: 10, sessionTimeout: 10_000, heartbeatInterval: 500 };
   const first = new KafkaSource({
-    kafka,
-    groupId,
-    topics: [topic],
-    fromBeginning: true,
-    maxInFlight: 10,
-    sessionTimeout: 10_000,
-    heartbeatInterval: 500,
+    ...member,
     onAssignment: (assignment) => void events.push(`first assigned ${(assignment[topic] ?? []).join(',')}`),
     beforeRejoin: async (lost) => {
       calls.push(lost);
@@ -36,13 +31,7 @@ test('a member rejoins only after its beforeRejoin work settles; the newcomer is
     },
   });
   const second = new KafkaSource({
-    kafka,
-    groupId,
-    topics: [topic],
-    fromBeginning: true,
-    maxInFlight: 10,
-    sessionTimeout: 10_000,
-    heartbeatInterval: 500,
+    ...member,
     onAssignment: (assignment) => void events.push(`second assigned ${(assignment[topic] ?? []).join(',')}`),
   });
   const subscriptions = [first.messages().subscribe()];
