@@ -27,29 +27,18 @@ import { performance } from 'node:perf_hooks';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ensureTopics, withAdmin } from '../src/kafka/admin.js';
 import { createKafka, parseBrokers, type Kafka } from '../src/kafka/client.js';
-import { feedLines } from '../src/kafka/feed.js';
 import { LocalBroker } from '../src/kafka/local-broker.js';
 import { parseTopology } from '../src/topology/load.js';
 import { outputTopics, startTopology, type RunHandle } from '../src/topology/runner.js';
 import type { Topology } from '../src/topology/spec.js';
+import { feedRepeated, intOption, waimaiLines } from './support.js';
 
 const require = createRequire(import.meta.url);
-const DATA = new URL('../../shared/data/waimai_10k.shuffled_seed20240601.jsonl', import.meta.url);
 const TOPOLOGY = new URL('../topologies/waimai-sentiment.yaml', import.meta.url);
 const PARTITIONS = 3;
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const value = Number(process.argv[i + 1]);
-  if (!Number.isInteger(value) || value <= 0) {
-    console.error(`--${name} must be a positive integer, got ${process.argv[i + 1]}`);
-    process.exit(2);
-  }
-  return value;
-}
-const MESSAGES = flag('messages', 200_000);
-const IDLE_EXIT_MS = flag('idle-exit', 1_500);
+const MESSAGES = intOption('messages', 200_000, 1);
+const IDLE_EXIT_MS = intOption('idle-exit', 1_500, 1);
 /** Adds runs without model snapshots, to show what publishing them costs. */
 const DIAGNOSE = process.argv.includes('--diagnose');
 
@@ -94,13 +83,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 // --- the data ----------------------------------------------------------------------------------------
 
-const lines = readFileSync(DATA, 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '');
+const lines = waimaiLines();
 const texts = lines.map((line) => (JSON.parse(line) as { text: string }).text);
-function* repeated(): Generator<string> {
-  for (let i = 0; i < MESSAGES; i++) yield lines[i % lines.length]!;
-}
 
 // --- the measurements --------------------------------------------------------------------------------
 
@@ -253,8 +237,7 @@ async function main(): Promise<void> {
   await withAdmin(kafka, (admin) => ensureTopics(admin, [{ topic, partitions: PARTITIONS }]));
   createdTopics.push(topic);
   const fedAt = performance.now();
-  const fed = await feedLines(kafka, repeated(), { topic, format: 'json', jsonInput: true, batchSize: 5_000 });
-  if (fed.sent !== MESSAGES) throw new Error(`fed ${fed.sent} of ${MESSAGES} messages (${fed.skipped} skipped)`);
+  await feedRepeated(kafka, topic, lines, MESSAGES);
   console.log(
     `topic ${topic}: ${PARTITIONS} partitions, ${MESSAGES} messages ({id,text,label} JSON, ${lines.length} reviews repeated), ` +
       `fed in ${((performance.now() - fedAt) / 1000).toFixed(1)} s (not timed)\n`,

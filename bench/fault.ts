@@ -5,7 +5,7 @@
  *  3. recovery: from `startTopology` to the first processed message when a checkpoint exists.
  * Starts its own broker unless KAFKA_BROKERS is set.   npx tsx bench/fault.ts [--messages 50000]
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { from, lastValueFrom } from 'rxjs';
@@ -21,13 +21,10 @@ import { loadTopology } from '../src/topology/load.js';
 import { PipelineState, topologyPipeline } from '../src/topology/pipeline.js';
 import { startTopology } from '../src/topology/runner.js';
 import type { Topology } from '../src/topology/spec.js';
+import { intOption, waimaiLines } from './support.js';
 
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? fallback : Number(process.argv[i + 1]);
-};
-const MESSAGES = arg('--messages', 50_000);
-const lines = readFileSync(new URL('../../shared/data/waimai_10k.shuffled_seed20240601.jsonl', import.meta.url), 'utf8').trim().split('\n');
+const MESSAGES = intOption('messages', 50_000, 1);
+const lines = waimaiLines();
 const base = loadTopology(new URL('../topologies/waimai-sentiment.yaml', import.meta.url).pathname);
 const ms = (t0: number): string => `${(performance.now() - t0).toFixed(0)} ms`;
 

@@ -6,31 +6,20 @@
  *   npx tsx bench/pipeline.ts [--messages 100000] [--workers 0] [--no-snapshots]
  *   node --cpu-prof --cpu-prof-dir /tmp/prof --import tsx bench/pipeline.ts --workers 2
  */
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Subject } from 'rxjs';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { RawMessage } from '../src/codec/decode-operator.js';
-import { parseTopology } from '../src/topology/load.js';
 import { PipelineState, topologyPipeline } from '../src/topology/pipeline.js';
 import { encodeOutput } from '../src/topology/runner.js';
+import { intOption, waimaiLines, waimaiTopology } from './support.js';
 
-const DATA = new URL('../../shared/data/waimai_10k.shuffled_seed20240601.jsonl', import.meta.url);
-const TOPOLOGY = new URL('../topologies/waimai-sentiment.yaml', import.meta.url);
-
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? fallback : Number(process.argv[i + 1]);
-};
-const MESSAGES = arg('messages', 100_000);
-const WORKERS = arg('workers', 0);
+const MESSAGES = intOption('messages', 100_000, 1);
+const WORKERS = intOption('workers', 0);
 const SNAPSHOTS = !process.argv.includes('--no-snapshots');
 
-const spec = parseYaml(readFileSync(TOPOLOGY, 'utf8')) as Record<string, unknown> & { outputs: Record<string, unknown> };
-if (!SNAPSHOTS) spec.outputs.snapshots = null;
-const t = parseTopology(stringifyYaml({ ...spec, workers: WORKERS }), 'waimai-sentiment.yaml (bench)');
+const t = waimaiTopology({ workers: WORKERS }, SNAPSHOTS);
 
-const lines = readFileSync(DATA, 'utf8').split('\n').filter((l) => l.trim() !== '');
+const lines = waimaiLines();
 const values = lines.map((l) => Buffer.from(l));
 const messages: RawMessage[] = [];
 for (let i = 0; i < MESSAGES; i++) {
