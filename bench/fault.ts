@@ -16,9 +16,11 @@ import { ensureTopics, withAdmin } from '../src/kafka/admin.js';
 import { createKafka, parseBrokers } from '../src/kafka/client.js';
 import { feedLines } from '../src/kafka/feed.js';
 import { LocalBroker } from '../src/kafka/local-broker.js';
-import { captureCheckpoint, encodeCheckpoint, restoredFrom } from '../src/state/checkpoint.js';
+import type { CheckpointRecord } from '../src/codec/records.js';
+import { captureCheckpoint, capturePartitionCheckpoints, encodeCheckpoint, partitionCheckpointFrom, restoredFrom } from '../src/state/checkpoint.js';
+import { partitionKey } from '../src/state/partition-state.js';
 import { loadTopology } from '../src/topology/load.js';
-import { PipelineState, topologyPipeline } from '../src/topology/pipeline.js';
+import { createPartitionStates, PipelineState, topologyPipeline } from '../src/topology/pipeline.js';
 import { startTopology } from '../src/topology/runner.js';
 import type { Topology } from '../src/topology/spec.js';
 import { intOption, waimaiLines } from './support.js';
@@ -33,6 +35,7 @@ const ms = (t0: number): string => `${(performance.now() - t0).toFixed(0)} ms`;
   const t: Topology = { ...base, sample: { ...base.sample, size: 10_000 } };
   const state = new PipelineState();
   let record: ReturnType<typeof captureCheckpoint> | undefined;
+  let partitionRecord: CheckpointRecord | undefined;
   let captureMs = 0;
   const messages: RawMessage[] = Array.from({ length: 12_000 }, (_, i) => ({
     topic: 'in', partition: 0, offset: String(i), key: null, value: Buffer.from(lines[i % lines.length]!), timestamp: i, headers: {},
@@ -44,7 +47,9 @@ const ms = (t0: number): string => `${(performance.now() - t0).toFixed(0)} ms`;
         done: (p) => {
           if (p.offset !== String(messages.length - 1)) return;
           const t0 = performance.now();
-          record = captureCheckpoint({ topology: t.name, instance: 'bench', runId: 'bench', version: 1, state, positions: [p], now: Date.now() });
+          const at = { topology: t.name, instance: 'bench', runId: 'bench', version: 1, state, positions: [p], now: Date.now() };
+          record = captureCheckpoint(at);
+          partitionRecord = capturePartitionCheckpoints(at)[0]?.record;
           captureMs = performance.now() - t0;
         },
       }, state),
@@ -53,13 +58,18 @@ const ms = (t0: number): string => `${(performance.now() - t0).toFixed(0)} ms`;
   );
   const t1 = performance.now();
   const encoded = encodeCheckpoint(record!);
+  const encodedPartition = encodeCheckpoint(partitionRecord!);
   const encodeMs = performance.now() - t1;
   const t2 = performance.now();
-  const restored = restoredFrom(decodeRecord(SCHEMA_NAMES.checkpoint, encoded.value, encoded.headers));
+  restoredFrom(decodeRecord(SCHEMA_NAMES.checkpoint, encoded.value, encoded.headers));
+  const partition = partitionCheckpointFrom(decodeRecord(SCHEMA_NAMES.checkpoint, encodedPartition.value, encodedPartition.headers));
+  createPartitionStates(t).install(partitionKey(partition.topic, partition.partition), partition.state);
   const decodeMs = performance.now() - t2;
   const mb = (b: number | undefined): string => `${((b ?? 0) / 1e6).toFixed(2)} MB`;
-  console.log(`checkpoint, 2^20 buckets (${base.model.optimizer.type}), reservoir k = ${restored.sampler?.items.length}:`);
-  console.log(`  record ${mb(encoded.value.length)} (model ${mb(record!.model?.length)}, reservoir ${mb(record!.sampler?.length)}, evaluator ${mb(record!.evaluator?.length)})`);
+  console.log(`checkpoint, 2^20 buckets (${base.model.optimizer.type}), reservoir k = ${state.sampler?.size} in one partition:`);
+  console.log(
+    `  process record ${mb(encoded.value.length)} (model ${mb(record!.model?.length)}, evaluator ${mb(record!.evaluator?.length)}), partition record ${mb(encodedPartition.value.length)} (reservoir and totals)`,
+  );
   console.log(`  capture ${captureMs.toFixed(0)} ms, Avro encode ${encodeMs.toFixed(0)} ms, decode + restore-ready ${decodeMs.toFixed(0)} ms`);
 }
 

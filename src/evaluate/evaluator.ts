@@ -1,4 +1,4 @@
-import type { Sampler } from '../sample/sampler.js';
+import type { SampleView } from '../sample/partitioned.js';
 import type { Example } from '../topology/record.js';
 import { checkFinite, ClassificationSummary, metricSnapshotError, type ClassificationSummarySnapshot, type Observation } from './metrics.js';
 import type { LabelCount, MetricsReport, ReportCounts, WindowedMetrics } from './report.js';
@@ -112,7 +112,7 @@ export class Evaluator {
     this.fading?.update(o);
   }
 
-  report(trigger: MetricsReport['trigger'], training: TrainingCounts, reservoir?: Sampler<Example>): MetricsReport {
+  report(trigger: MetricsReport['trigger'], training: TrainingCounts, reservoir?: SampleView<Example>): MetricsReport {
     const now = this.now();
     const intervalMs = now - this.lastReportAt;
     const inInterval = this.messages - this.lastReportMessages;

@@ -111,6 +111,16 @@ export class ConfusionMatrix implements Metric<ConfusionMatrixData>, Snapshottab
     if (this.total <= 1e-12 * Math.max(1, Math.abs(w))) this.clear();
   }
 
+  /** Adds every cell of `other` (e.g. the matrices of several partitions into one), labels matched by name. */
+  addAll(other: ConfusionMatrix): void {
+    for (let i = 0; i < other.labels.length; i++) {
+      for (let j = 0; j < other.labels.length; j++) {
+        const w = other.cells[i]![j]!;
+        if (w !== 0) this.add({ yTrue: other.labels[i]!, yPred: other.labels[j]! }, w);
+      }
+    }
+  }
+
   private clear(): void {
     for (const row of this.cells) row.fill(0);
     this.rowSums.fill(0);
@@ -351,6 +361,10 @@ export class LogLoss implements Metric<number>, Snapshottable<LogLossSnapshot> {
     this.sum *= f;
     this.weight *= f;
   }
+  addAll(other: LogLoss): void {
+    this.sum += other.sum;
+    this.weight += other.weight;
+  }
   get(): number {
     return ratio(this.sum, this.weight);
   }
@@ -383,6 +397,11 @@ export class ClassificationSummary implements Metric<ClassificationMetrics>, Sna
   revert(o: Observation): void {
     this.cm.revert(o);
     this.logLoss.revert(o);
+  }
+  /** Adds `other`'s observations, as if they had been observed here too (summing partitions' totals). */
+  addAll(other: ClassificationSummary): void {
+    this.cm.addAll(other.cm);
+    this.logLoss.addAll(other.logLoss);
   }
   scale(f: number): void {
     this.cm.scale(f);

@@ -5,6 +5,7 @@ import { checkLabel } from '../learn/validate.js';
 import type { FeaturedRecord } from '../topology/record.js';
 import { parseEvaluateConfig, type EvaluateConfig, type EvaluateConfigInput } from './config.js';
 import { Evaluator, type EvaluatorSnapshot } from './evaluator.js';
+import type { Observation } from './metrics.js';
 import type { MetricsReport } from './report.js';
 
 /** What `prequential` emits: predictions to publish and metrics reports, on one stream. */
@@ -23,6 +24,8 @@ export interface PrequentialOptions extends TrainOperatorOptions {
    * checkpoint). Needs the same `evaluate` windows as the run that took it, or subscribing errors with SNAPSHOT.
    */
   readonly initialEvaluator?: EvaluatorSnapshot;
+  /** Each scored labelled record with its observation, e.g. for totals kept per source partition. */
+  readonly onScored?: (record: FeaturedRecord, observation: Observation) => void;
 }
 
 /**
@@ -80,7 +83,9 @@ export function prequential(options: PrequentialOptions): OperatorFunction<Featu
           }
           if (proba.length > 0) {
             const k = model.labels.indexOf(label);
-            evaluator.observe({ yTrue: label, yPred: model.labels[argmax(proba)], pTrue: k < 0 ? 0 : proba[k] });
+            const observation: Observation = { yTrue: label, yPred: model.labels[argmax(proba)]!, pTrue: k < 0 ? 0 : proba[k]! };
+            evaluator.observe(observation);
+            options.onScored?.(record, observation);
           }
           if (config.emitPredictions === 'all') subscriber.next({ type: 'prediction', record, prediction: toPrediction(model.labels, proba) });
           policy.onLabelled(model, toExample(record, label));

@@ -263,8 +263,18 @@ export class KafkaSource {
       }
     }
     this.resumeAt.clear();
+    this.seekTo(positions);
+  }
+
+  /**
+   * Moves the consumer to `positions` in the partitions they name (and this member holds), e.g. where the
+   * state taken over with a partition continues; other partitions go on where they are.
+   */
+  seekTo(positions: readonly { topic: string; partition: number; offset: string }[]): void {
     for (const p of positions) {
       if (!(this.assignment[p.topic] ?? []).includes(p.partition)) continue;
+      this.tracker.forget(p.topic, p.partition);
+      this.forgetBytes(p.topic, p.partition);
       this.resumeAt.set(`${p.topic}\u0000${p.partition}`, BigInt(p.offset));
       // Seeking now may fail while the consumer rejoins its group; then the next message of the partition
       // does it (and checks it, if this one worked).

@@ -1,5 +1,5 @@
 import { ERROR_CODES, TokrsError } from '../errors.js';
-import type { Sampler } from '../sample/sampler.js';
+import type { SampleView } from '../sample/partitioned.js';
 import type { Example } from '../topology/record.js';
 import type { OnlineClassifier } from './classifier.js';
 import type { TrainConfig } from './config.js';
@@ -29,7 +29,7 @@ export class TrainingPolicy {
 
   constructor(
     readonly config: TrainConfig,
-    private readonly reservoir: () => Sampler<Example> | undefined,
+    private readonly reservoir: () => SampleView<Example> | undefined,
   ) {}
 
   /** Learns from one labelled example according to the policy. Throws what the classifier throws. */

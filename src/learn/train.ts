@@ -1,6 +1,6 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { TokrsError, describeError, ERROR_CODES } from '../errors.js';
-import type { Sampler } from '../sample/sampler.js';
+import type { SampleView } from '../sample/partitioned.js';
 import type { Example, FeaturedRecord } from '../topology/record.js';
 import type { Reject } from '../topology/reject.js';
 import type { ModelSnapshot, OnlineClassifier } from './classifier.js';
@@ -13,7 +13,7 @@ export interface TrainOperatorOptions {
   readonly createModel: () => OnlineClassifier;
   readonly train?: TrainConfig | TrainConfigInput;
   /** The topology's reservoir, read when a replay is due (it may be created after this operator). */
-  readonly reservoir?: () => Sampler<Example> | undefined;
+  readonly reservoir?: () => SampleView<Example> | undefined;
   /** Where messages the model cannot take go (dead-letter topic); default: dropped. */
   readonly reject?: Reject;
   readonly handle?: LearnerHandle;

@@ -1,8 +1,14 @@
 /**
- * Checkpoints: the whole state of one process of a topology — model with optimizer state, reservoir with
- * its PRNG, evaluator windows, training policy, pipeline counters — and the source positions it covers,
- * as one dev.tokrs.Checkpoint record in a compacted state topic (key `topology/instance`). Restoring it
- * makes the learner, sampler and evaluator go on as if the process had never stopped.
+ * Checkpoints, as dev.tokrs.Checkpoint records in a compacted state topic, of two kinds:
+ *
+ * - a process's state (key `topology/instance`): model with optimizer state, evaluator windows, training
+ *   policy, pipeline counters, and the source positions it covers;
+ * - a source partition's state (key `topology/partition/topic/p`, one `partitions` entry): its sampler with
+ *   PRNG and the evaluator's totals over its messages, and the offset they cover. Whichever process holds
+ *   the partition writes it, so the state moves with the partition when the group rebalances.
+ *
+ * Both are written together (in one transaction with exactly-once). Restoring them makes the learner,
+ * sampler and evaluator go on as if nothing had happened.
  */
 import type { Kafka } from 'kafkajs';
 import { decodeRecord, encodeRecord, type EncodedRecord } from '../codec/avro.js';
@@ -13,13 +19,18 @@ import type { EvaluatorSnapshot } from '../evaluate/evaluator.js';
 import type { ModelSnapshot } from '../learn/classifier.js';
 import type { PolicySnapshot } from '../learn/policy.js';
 import { decodeModelSnapshot, encodeModelSnapshot } from '../learn/snapshot-codec.js';
-import type { SamplerSnapshot } from '../sample/sampler.js';
+import type { RandomState } from '../sample/random.js';
 import type { PipelineState } from '../topology/pipeline.js';
-import type { Example, SourcePosition } from '../topology/record.js';
-import { decodeSamplerSnapshot, encodeSamplerSnapshot } from './example-codec.js';
+import type { SourcePosition } from '../topology/record.js';
+import { partitionKey } from './partition-state.js';
 
-/** Version of the byte formats inside a checkpoint record. */
-export const CHECKPOINT_FORMAT = 1;
+/**
+ * Version of the byte formats inside a checkpoint record.
+ * - 1: one sampler per process, in `sampler`.
+ * - 2: samplers per source partition, in partition records; `counters` carries the replay draws' PRNG.
+ */
+export const CHECKPOINT_FORMAT = 2;
+const READABLE_FORMATS: readonly number[] = [1, 2];
 
 export interface PipelineCounters {
   seen: number;
@@ -27,13 +38,17 @@ export interface PipelineCounters {
   deadLetters: Record<string, number>;
   snapshotVersion: number;
   tokenize: { messages: number; tokens: number; truncated: number; empty: number; rejected: number };
+  /** The PRNG that picks partitions for replay draws (format 2). */
+  draws?: RandomState;
 }
 
 /** What a pipeline resumes from. */
 export interface RestoredState {
   version: number;
   model?: ModelSnapshot;
-  sampler?: SamplerSnapshot<Example>;
+  /** The process's sampler of a format-1 checkpoint: one for all partitions, which format 2 cannot use. */
+  discardedSampler?: boolean;
+  draws?: RandomState;
   evaluator?: EvaluatorSnapshot;
   policy?: PolicySnapshot;
   counters?: PipelineCounters;
@@ -41,6 +56,20 @@ export interface RestoredState {
 }
 
 export const checkpointKey = (topology: string, instance: string): string => `${topology}/${instance}`;
+
+/** Key of a source partition's state. `/partition/` cannot clash with an instance key: names have no `/`. */
+export const partitionCheckpointKey = (topology: string, topic: string, partition: number): string => `${topology}/partition/${topic}/${partition}`;
+
+/** A partition's state as its last owner committed it. */
+export interface PartitionCheckpoint {
+  readonly topic: string;
+  readonly partition: number;
+  /** Next offset to process: the state covers the messages before it. */
+  readonly offset: string;
+  readonly state: Uint8Array;
+  readonly version: number;
+  readonly instance: string | null;
+}
 
 /**
  * The checkpoint of a pipeline's state as it is now. Call it only between messages (nothing in flight),
@@ -63,6 +92,7 @@ export function captureCheckpoint(input: {
     deadLetters: { ...state.deadLetters },
     snapshotVersion: state.snapshotVersion,
     tokenize: { ...state.tokenize },
+    ...(state.partitions === undefined ? {} : { draws: state.partitions.sampler.drawState() }),
   };
   return {
     topology: input.topology,
@@ -72,13 +102,60 @@ export function captureCheckpoint(input: {
     partitions: [],
     model: learner === undefined ? null : Buffer.from(encodeModelSnapshot(learner.model.snapshot())),
     instance: input.instance,
-    sampler: state.sampler === undefined ? null : Buffer.from(encodeSamplerSnapshot(state.sampler.snapshot())),
+    sampler: null,
     evaluator: learner?.evaluator === undefined ? null : JSON.stringify(learner.evaluator.snapshot()),
     policy: learner === undefined ? null : JSON.stringify(learner.policy.snapshot()),
     counters: JSON.stringify(counters),
     sourceOffsets: toSourceOffsets(input.positions),
     createdAt: input.now,
   };
+}
+
+/**
+ * The records of the partitions whose state changed since the last call (`PartitionStates.takeChanged`),
+ * at `positions`. Same rule as `captureCheckpoint`: only between messages.
+ */
+export function capturePartitionCheckpoints(input: {
+  topology: string;
+  instance: string;
+  runId: string;
+  version: number;
+  state: PipelineState;
+  positions: readonly SourcePosition[];
+  now: number;
+}): { key: string; record: CheckpointRecord }[] {
+  const states = input.state.partitions;
+  if (states === undefined) return [];
+  const out: { key: string; record: CheckpointRecord }[] = [];
+  for (const key of states.takeChanged()) {
+    const position = input.positions.find((p) => partitionKey(p.topic, p.partition) === key);
+    // Messages without a Kafka partition (file replays) have no offset to resume from: nothing to write.
+    if (position === undefined) continue;
+    const record: CheckpointRecord = {
+      topology: input.topology,
+      runId: input.runId,
+      version: input.version,
+      formatVersion: CHECKPOINT_FORMAT,
+      partitions: [{ topic: position.topic, partition: position.partition, offset: Number(position.offset), state: Buffer.from(states.encode(key)) }],
+      model: null,
+      instance: input.instance,
+      sourceOffsets: toSourceOffsets([position]),
+      createdAt: input.now,
+    };
+    out.push({ key: partitionCheckpointKey(input.topology, position.topic, position.partition), record });
+  }
+  return out;
+}
+
+export function partitionCheckpointFrom(record: CheckpointRecord): PartitionCheckpoint {
+  const [p, ...more] = record.partitions ?? [];
+  if (p === undefined || more.length > 0 || !READABLE_FORMATS.includes(record.formatVersion)) {
+    throw new TokrsError(
+      ERROR_CODES.SNAPSHOT,
+      `partition checkpoint ${record.version} of ${record.topology} holds ${record.partitions?.length ?? 0} partitions (format ${record.formatVersion}); expected one, format ${CHECKPOINT_FORMAT}. Delete the state topic's record to start the partition afresh.`,
+    );
+  }
+  return { topic: p.topic, partition: p.partition, offset: String(p.offset), state: p.state, version: record.version, instance: record.instance ?? null };
 }
 
 function parseJson<T>(text: string | null | undefined, what: string): T | undefined {
@@ -91,10 +168,10 @@ function parseJson<T>(text: string | null | undefined, what: string): T | undefi
 }
 
 export function restoredFrom(record: CheckpointRecord): RestoredState {
-  if (record.formatVersion !== CHECKPOINT_FORMAT) {
+  if (!READABLE_FORMATS.includes(record.formatVersion)) {
     throw new TokrsError(
       ERROR_CODES.SNAPSHOT,
-      `checkpoint ${record.version} of ${record.topology} has format ${record.formatVersion}; this tokrs reads format ${CHECKPOINT_FORMAT}. Delete the state topic's record to start afresh.`,
+      `checkpoint ${record.version} of ${record.topology} has format ${record.formatVersion}; this tokrs reads formats ${READABLE_FORMATS.join(' and ')}. Delete the state topic's record to start afresh.`,
     );
   }
   const out: RestoredState = {
@@ -102,13 +179,14 @@ export function restoredFrom(record: CheckpointRecord): RestoredState {
     positions: (record.sourceOffsets ?? []).map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })),
   };
   if (record.model) out.model = decodeModelSnapshot(record.model);
-  if (record.sampler) out.sampler = decodeSamplerSnapshot(record.sampler);
+  if (record.formatVersion === 1 && record.sampler) out.discardedSampler = true;
   const evaluator = parseJson<EvaluatorSnapshot>(record.evaluator, 'evaluator');
   if (evaluator !== undefined) out.evaluator = evaluator;
   const policy = parseJson<PolicySnapshot>(record.policy, 'policy');
   if (policy !== undefined) out.policy = policy;
   const counters = parseJson<PipelineCounters>(record.counters, 'counters');
   if (counters !== undefined) out.counters = counters;
+  if (counters?.draws !== undefined) out.draws = counters.draws;
   return out;
 }
 
@@ -121,6 +199,11 @@ export function encodeCheckpoint(record: CheckpointRecord): EncodedRecord {
  * of an aborted transaction is never seen), or undefined when there is none.
  */
 export async function readLatestCheckpoint(kafka: Kafka, topic: string, key: string): Promise<CheckpointRecord | undefined> {
+  return (await readLatestCheckpoints(kafka, topic, (k) => k === key)).get(key);
+}
+
+/** The latest committed checkpoint of every key `wanted` accepts, by key (see `readLatestCheckpoint`). */
+export async function readLatestCheckpoints(kafka: Kafka, topic: string, wanted: (key: string) => boolean): Promise<Map<string, CheckpointRecord>> {
   const admin = kafka.admin();
   await admin.connect();
   let ends: { partition: number; high: string; low: string }[];
@@ -131,8 +214,8 @@ export async function readLatestCheckpoint(kafka: Kafka, topic: string, key: str
     await admin.disconnect();
   }
   const pending = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high) - 1n]));
-  if (pending.size === 0) return undefined;
-  let latest: CheckpointRecord | undefined;
+  const latest = new Map<string, CheckpointRecord>();
+  if (pending.size === 0) return latest;
   // Checkpoints of a 2^20-bucket model are megabytes: fetch them whole instead of growing the fetch size.
   const consumer = kafka.consumer({
     groupId: `tokrs-restore-${process.pid}-${Date.now()}`,
@@ -152,9 +235,11 @@ export async function readLatestCheckpoint(kafka: Kafka, topic: string, key: str
         lastActivity = Date.now();
         received = true;
         for (const message of batch.messages) {
-          if (message.key?.toString() === key && message.value !== null) {
-            latest = decodeRecord(SCHEMA_NAMES.checkpoint, message.value, message.headers);
-          }
+          const key = message.key?.toString();
+          if (key === undefined || !wanted(key)) continue;
+          // A tombstone (null value) deletes the key's state.
+          if (message.value === null) latest.delete(key);
+          else latest.set(key, decodeRecord(SCHEMA_NAMES.checkpoint, message.value, message.headers));
         }
         // Transaction markers and aborted records are not delivered, so the last visible offset can be
         // below the end; the batch's last offset (markers included) tells how far the log was read.

@@ -21,8 +21,9 @@ import type { PipelineCounters } from '../state/checkpoint.js';
 import { createClassifier } from '../learn/factory.js';
 import { LearnerHandle } from '../learn/handle.js';
 import { fieldAccessors, createSampler } from '../sample/config.js';
-import { createRandom } from '../sample/random.js';
-import type { Sampler, SamplerSnapshot } from '../sample/sampler.js';
+import type { SampleView } from '../sample/partitioned.js';
+import { createRandom, type RandomState } from '../sample/random.js';
+import { keyOfSource, NO_PARTITION, PartitionStates } from '../state/partition-state.js';
 import { createTokenizer, type TextTokenizer } from '../tokenize/create-tokenizer.js';
 import { createTokenizeStats, tokenizeAndHash, type TokenizeStats } from '../tokenize/tokenize-operator.js';
 import { tokenizeOnWorkers } from '../tokenize/worker-pool.js';
@@ -54,7 +55,10 @@ export interface PipelineContext {
   /** State to resume from (a checkpoint). */
   readonly restore?: {
     model?: ModelSnapshot;
-    sampler?: SamplerSnapshot<Example>;
+    /** States of source partitions (`PartitionStates.encode` bytes by partition key), installed on subscribe. */
+    partitions?: ReadonlyMap<string, Uint8Array>;
+    /** The PRNG that picks partitions for replay draws. */
+    draws?: RandomState;
     evaluator?: EvaluatorSnapshot;
     policy?: PolicySnapshot;
     counters?: PipelineCounters;
@@ -68,7 +72,8 @@ export interface PipelineContext {
 /** The live state of one run of a pipeline, for snapshots, checkpoints, dashboards and tests. */
 export class PipelineState {
   readonly learner = new LearnerHandle();
-  sampler: Sampler<Example> | undefined;
+  /** Sampler and evaluator totals per source partition; set on subscribe. */
+  partitions: PartitionStates | undefined;
   readonly tokenize: TokenizeStats = createTokenizeStats();
   readonly deadLetters: Record<string, number> = {};
   /** Messages that entered the pipeline. */
@@ -77,6 +82,11 @@ export class PipelineState {
   labelled = 0;
   snapshotVersion = 0;
   lastReport: MetricsReport | undefined;
+
+  /** The sample of all partitions held (replays, reports, dashboards). */
+  get sampler(): SampleView<Example> | undefined {
+    return this.partitions?.sampler;
+  }
 }
 
 export function hashSettings(t: Topology): HashSettingsRecord {
@@ -94,6 +104,21 @@ export function hashSettings(t: Topology): HashSettingsRecord {
 /** The hashed space a topology's model lives in; a snapshot restores only into the same one. */
 export function modelSpace(t: Topology): { dim: number; hashing: Record<string, string | number | boolean> } {
   return { dim: 2 ** t.features.bits, hashing: { ...hashSettings(t), signSeed: t.features.signSeed } };
+}
+
+/**
+ * The per-partition states of a topology: each partition's sampler is seeded from the topology's seed and
+ * the partition's key, so whichever process holds a partition, its sample is the same.
+ */
+export function createPartitionStates(t: Topology, restore?: PipelineContext['restore']): PartitionStates {
+  const accessors = fieldAccessors<Example>(t.sample);
+  const states = new PartitionStates(
+    (key) => createSampler<Example>(t.sample, accessors, createRandom(key === NO_PARTITION ? `${t.seed}:sample` : `${t.seed}:sample:${key}`)),
+    createRandom(`${t.seed}:draws`),
+  );
+  for (const [key, bytes] of restore?.partitions ?? []) states.install(key, bytes);
+  if (restore?.draws !== undefined) states.sampler.restoreDrawState(restore.draws);
+  return states;
 }
 
 function positionOf(input: unknown): SourcePosition | undefined {
@@ -227,10 +252,8 @@ export function topologyPipeline(
             finish(record.source);
           }),
           sampleLabelled({
-            createSampler: () =>
-              createSampler<Example>(t.sample, fieldAccessors<Example>(t.sample), createRandom(`${t.seed}:sample`)),
-            onSampler: (s) => (state.sampler = s),
-            ...(ctx.restore?.sampler === undefined ? {} : { restoreFrom: ctx.restore.sampler }),
+            createStates: () => createPartitionStates(t, ctx.restore),
+            onStates: (s) => (state.partitions = s),
           }),
           prequential({
             step: t.name,
@@ -239,6 +262,7 @@ export function topologyPipeline(
             evaluate: t.evaluate,
             reservoir: () => state.sampler,
             reject: rejectAt('learn'),
+            onScored: (record, observation) => state.partitions?.observe(keyOfSource(record.source), observation),
             handle: state.learner,
             ...(ctx.scheduler === undefined ? {} : { scheduler: ctx.scheduler }),
             ...(ctx.restore?.model === undefined ? {} : { initial: ctx.restore.model }),

@@ -26,7 +26,18 @@ import type { CommitPoint } from '../kafka/offset-tracker.js';
 import { KafkaSource } from '../kafka/source.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import type { TopologyMetrics } from '../observe/prometheus.js';
-import { captureCheckpoint, checkpointKey, encodeCheckpoint, readLatestCheckpoint, restoredFrom, type RestoredState } from '../state/checkpoint.js';
+import {
+  captureCheckpoint,
+  capturePartitionCheckpoints,
+  checkpointKey,
+  encodeCheckpoint,
+  partitionCheckpointFrom,
+  readLatestCheckpoints,
+  restoredFrom,
+  type PartitionCheckpoint,
+  type RestoredState,
+} from '../state/checkpoint.js';
+import { partitionKey } from '../state/partition-state.js';
 import { createOutputEncoder } from './outputs.js';
 import { PipelineState, topologyPipeline, type PipelineContext, type TopologyOutput } from './pipeline.js';
 import type { Topology } from './spec.js';
@@ -127,10 +138,11 @@ export { encodeOutput } from './outputs.js';
 interface Committer {
   send(record: OutputRecord): void;
   /**
-   * Makes durable the outputs sent so far and the offsets `points` (captured together with `checkpoint`,
-   * so the offsets never run ahead of the state), atomically where the guarantee says so.
+   * Makes durable the outputs sent so far and the offsets `points` (captured together with `checkpoints`,
+   * the process's and its partitions', so the offsets never run ahead of the state), atomically where the
+   * guarantee says so.
    */
-  commit(checkpoint: OutputRecord | undefined, points: readonly CommitPoint[], outputs: readonly OutputRecord[]): Promise<void>;
+  commit(checkpoints: readonly OutputRecord[], points: readonly CommitPoint[], outputs: readonly OutputRecord[]): Promise<void>;
   /** Takes the outputs queued so far (synchronously, with the checkpoint and points they belong to). */
   takeOutputs(): OutputRecord[];
   close(): Promise<void>;
@@ -143,8 +155,8 @@ function atLeastOnce(kafka: Kafka, t: Topology, source: KafkaSource, retry: Retr
     send: (record) => sink.send(record),
     // The sink keeps its own queue: flushing more than the points cover is fine at least once.
     takeOutputs: () => [],
-    async commit(checkpoint, points) {
-      if (checkpoint !== undefined) sink.send(checkpoint);
+    async commit(checkpoints, points) {
+      for (const checkpoint of checkpoints) sink.send(checkpoint);
       await sink.flush();
       await withRetry(() => source.commit(points), retry);
     },
@@ -161,9 +173,9 @@ function exactlyOnce(producer: Producer, groupId: string, source: KafkaSource, r
       pending = [];
       return taken;
     },
-    async commit(checkpoint, points, outputs) {
-      if (checkpoint === undefined && outputs.length === 0 && points.length === 0) return;
-      const records = checkpoint === undefined ? [...outputs] : [...outputs, checkpoint];
+    async commit(checkpoints, points, outputs) {
+      if (checkpoints.length === 0 && outputs.length === 0 && points.length === 0) return;
+      const records = [...outputs, ...checkpoints];
       // The same records, checkpoint and offsets are retried in a fresh transaction after a retriable
       // failure (a broker restarting): an aborted attempt is invisible to read_committed readers.
       await withRetry(async () => {
@@ -226,12 +238,34 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
   let lastMessageAt = Date.now();
   let assigned = false;
   let restored: RestoredState | undefined;
+  /**
+   * The partitions' states as last read from the state topic, by partition key. Read once at start with the
+   * process's checkpoint; read again when a partition is assigned whose state may have changed since.
+   */
+  let partitionCheckpoints = new Map<string, PartitionCheckpoint>();
+  const partitionPrefix = `${t.name}/partition/`;
+  const readPartitionCheckpoints = async (alsoKey?: string) => {
+    const records = await readLatestCheckpoints(kafka, t.checkpoint!.topic, (k) => k === alsoKey || k.startsWith(partitionPrefix));
+    partitionCheckpoints = new Map();
+    for (const [key, record] of records) {
+      if (!key.startsWith(partitionPrefix)) continue;
+      const p = partitionCheckpointFrom(record);
+      partitionCheckpoints.set(partitionKey(p.topic, p.partition), p);
+    }
+    return records;
+  };
   if (t.checkpoint) {
     const started = Date.now();
-    const record = await readLatestCheckpoint(kafka, t.checkpoint.topic, checkpointKey(t.name, instance));
+    const record = (await readPartitionCheckpoints(checkpointKey(t.name, instance))).get(checkpointKey(t.name, instance));
     if (record !== undefined) {
       restored = restoredFrom(record);
-      log.info({ step: 'restore', version: restored.version, positions: restored.positions, ms: Date.now() - started }, 'restored checkpoint');
+      log.info(
+        { step: 'restore', version: restored.version, positions: restored.positions, partitionStates: partitionCheckpoints.size, ms: Date.now() - started },
+        'restored checkpoint',
+      );
+      if (restored.discardedSampler) {
+        log.warn({ step: 'restore' }, 'the checkpoint (format 1) holds one reservoir for all partitions; reservoirs are kept per partition now and start empty');
+      }
     }
   }
 
@@ -253,11 +287,13 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
       // Partitions moved while this process's state was ahead of its commits: that state is no longer its own.
       if (exactlyOnceCheckpoints && revoked.length > 0 && !handedOver) stale = true;
       handedOver = false;
-      if (stale) rewind(revoked);
-      else {
-        blockCommits = false;
-        source.unblock();
+      for (const r of revoked) {
+        // Its state went with the handover commit (or, stale, the rewind reloads everything).
+        state.partitions?.drop(partitionKey(r.topic, r.partition));
+        adopted.delete(partitionKey(r.topic, r.partition));
       }
+      if (stale) rewind(revoked);
+      else adopt(assignment);
     },
     // From here until the new assignment, nothing is committed: offsets of partitions about to move must
     // not run ahead of what their next owner will read.
@@ -315,35 +351,40 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
   let failed: unknown;
 
   /** The checkpoint record of the state as it is now: only between messages, with nothing in flight. */
-  const takeCheckpoint = (): { out: OutputRecord; record: CheckpointRecord } | undefined => {
+  const takeCheckpoint = (): TakenCheckpoint | undefined => {
     if (t.checkpoint === null || source.tracker.inFlight > 0) return undefined;
     checkpointVersion++;
     checkpoints++;
     processedSinceCheckpoint = 0;
     lastCheckpointAt = Date.now();
-    const record = captureCheckpoint({
-      topology: t.name,
-      instance,
-      runId,
-      version: checkpointVersion,
-      state,
-      positions: source.tracker.positions(),
-      now: Date.now(),
-    });
-    return { out: { topic: t.checkpoint.topic, key: checkpointKey(t.name, instance), ...encodeCheckpoint(record) }, record };
+    const at = { topology: t.name, instance, runId, version: checkpointVersion, state, positions: source.tracker.positions(), now: Date.now() };
+    const record = captureCheckpoint(at);
+    const topic = t.checkpoint.topic;
+    return {
+      out: { topic, key: checkpointKey(t.name, instance), ...encodeCheckpoint(record) },
+      record,
+      partitions: capturePartitionCheckpoints(at).map((p) => ({ topic, key: p.key, ...encodeCheckpoint(p.record) })),
+    };
   };
   /** Commits and, once it is durable, remembers the checkpoint as the one to rewind to. */
   const commitWith = async (
-    checkpoint: { out: OutputRecord; record: CheckpointRecord } | undefined,
+    checkpoint: TakenCheckpoint | undefined,
     points: readonly CommitPoint[],
     outputs: readonly OutputRecord[],
   ): Promise<void> => {
     const started = Date.now();
-    await committer.commit(checkpoint?.out, points, outputs);
+    await committer.commit(checkpoint === undefined ? [] : [checkpoint.out, ...checkpoint.partitions], points, outputs);
     if (checkpoint !== undefined) {
       lastCommitted = { record: checkpoint.record, restored: undefined };
       log.info(
-        { step: 'checkpoint', version: checkpoint.record.version, bytes: checkpoint.out.value.length, ms: Date.now() - started },
+        {
+          step: 'checkpoint',
+          version: checkpoint.record.version,
+          bytes: checkpoint.out.value.length,
+          partitions: checkpoint.partitions.length,
+          partitionBytes: checkpoint.partitions.reduce((n, p) => n + p.value.length, 0),
+          ms: Date.now() - started,
+        },
         'checkpoint committed',
       );
     }
@@ -412,7 +453,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     }
   };
 
-  let restartPipeline: (restore: RestoredState | undefined) => void = () => undefined;
+  let restartPipeline: (restore: RestoredState | undefined, partitions?: ReadonlyMap<string, Uint8Array>) => void = () => undefined;
   const finished = new Promise<RunSummary>((resolve, reject) => {
     const timer = setInterval(() => {
       commit(false).catch(onCommitError);
@@ -468,7 +509,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     };
 
     const input$ = new Subject<RawMessage>();
-    const startPipeline = (restore: RestoredState | undefined): void => {
+    const startPipeline = (restore: RestoredState | undefined, partitions?: ReadonlyMap<string, Uint8Array>): void => {
       pipelineSubscription = input$
         .pipe(
           topologyPipeline(
@@ -486,7 +527,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
                 }
               },
               positions: () => source.tracker.positions(),
-              ...(restore === undefined ? {} : { restore }),
+              ...(restore === undefined && partitions === undefined ? {} : { restore: { ...restore, ...(partitions === undefined ? {} : { partitions }) } }),
               ...(options.tokenizeStage === undefined ? {} : { tokenizeStage: options.tokenizeStage }),
             },
             state,
@@ -591,6 +632,85 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     });
   };
 
+  /** Partitions whose state this process has taken over (or started afresh) since it was assigned them. */
+  const adopted = new Set<string>();
+
+  /**
+   * The committed states of `partitions`, where each continues (its state's offset; without a state, the
+   * group's committed offset or, with none, where the group starts reading), and the partitions where that
+   * is not the group's committed offset. With exactly-once a partition's state and the group's offset are
+   * committed in one transaction, so a state read earlier whose offset equals the committed offset is still
+   * the latest; otherwise the state topic is read again.
+   */
+  const partitionStatesOf = async (
+    partitions: readonly { topic: string; partition: number }[],
+  ): Promise<{ states: Map<string, Uint8Array>; positions: CommitPoint[]; moved: CommitPoint[] }> => {
+    const committed = new Map<string, string>();
+    const starts = new Map<string, string>();
+    await withAdmin(kafka, async (admin) => {
+      for (const topic of new Set(partitions.map((p) => p.topic))) {
+        for (const c of (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? []) {
+          if (Number(c.offset) >= 0) committed.set(partitionKey(topic, c.partition), c.offset);
+        }
+        for (const o of await admin.fetchTopicOffsets(topic)) starts.set(partitionKey(topic, o.partition), t.source.start === 'earliest' ? o.low : o.high);
+      }
+    });
+    const keys = partitions.map((p) => partitionKey(p.topic, p.partition));
+    const current = keys.every((key) => {
+      const known = partitionCheckpoints.get(key);
+      return known === undefined ? exactlyOnceCheckpoints && !committed.has(key) : exactlyOnceCheckpoints && known.offset === committed.get(key);
+    });
+    if (t.checkpoint !== null && !current) await readPartitionCheckpoints();
+    const states = new Map<string, Uint8Array>();
+    const positions: CommitPoint[] = [];
+    const moved: CommitPoint[] = [];
+    partitions.forEach(({ topic, partition }, i) => {
+      const key = keys[i]!;
+      const known = partitionCheckpoints.get(key);
+      if (known !== undefined) states.set(key, known.state);
+      const offset = known?.offset ?? committed.get(key) ?? starts.get(key);
+      if (offset === undefined) return;
+      positions.push({ topic, partition, offset });
+      if (offset !== committed.get(key)) moved.push({ topic, partition, offset });
+    });
+    return { states, positions, moved };
+  };
+
+  /**
+   * After an assignment: takes over the committed state of each partition this process did not hold (its
+   * previous owner committed it before giving the partition up), and continues each where its state does.
+   * Messages stay blocked until then.
+   */
+  const adopt = (assignment: Record<string, number[]>): void => {
+    const fresh = heldPartitions(assignment).filter((p) => !adopted.has(partitionKey(p.topic, p.partition)));
+    if (t.checkpoint === null || fresh.length === 0) {
+      for (const p of fresh) adopted.add(partitionKey(p.topic, p.partition));
+      blockCommits = false;
+      source.unblock();
+      return;
+    }
+    source.block();
+    blockCommits = true;
+    rewinding = rewinding
+      .then(async () => {
+        if (stopped) return;
+        const started = Date.now();
+        const { states, moved } = await partitionStatesOf(fresh);
+        for (const [key, bytes] of states) state.partitions?.install(key, bytes);
+        source.seekTo(moved);
+        for (const p of fresh) adopted.add(partitionKey(p.topic, p.partition));
+        log.info(
+          { step: 'rebalance', partitions: fresh.map((p) => partitionKey(p.topic, p.partition)), states: [...states.keys()], moved, ms: Date.now() - started },
+          'took over partition states',
+        );
+      })
+      .catch((error: unknown) => onCommitError(error))
+      .finally(() => {
+        blockCommits = false;
+        source.unblock();
+      });
+  };
+
   /**
    * Exactly-once, after partitions moved while this process's state was ahead of its last commit (it was
    * out of the group, or it could not commit before rejoining): that state includes messages that their
@@ -611,26 +731,16 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
         if (stopped) return;
         committer.takeOutputs(); // Outputs of the discarded work: never published.
         const target = lastCommitted.restored ?? (lastCommitted.record === undefined ? undefined : restoredFrom(lastCommitted.record));
-        const positions: CommitPoint[] = [];
-        await withAdmin(kafka, async (admin) => {
-          for (const [topic, partitions] of Object.entries(source.assignment)) {
-            const offsets = await admin.fetchTopicOffsets(topic);
-            const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
-            for (const partition of partitions) {
-              const c = committed.find((x) => x.partition === partition);
-              const o = offsets.find((x) => x.partition === partition);
-              // Nothing committed yet: where the group starts reading.
-              if (c !== undefined && Number(c.offset) >= 0) positions.push({ topic, partition, offset: c.offset });
-              else if (o !== undefined) positions.push({ topic, partition, offset: t.source.start === 'earliest' ? o.low : o.high });
-            }
-          }
-        });
+        const held = heldPartitions(source.assignment);
+        const { states, positions } = await partitionStatesOf(held);
         pipelineSubscription?.unsubscribe();
         state = new PipelineState();
         checkpointVersion = target?.version ?? 0;
         processedSinceCheckpoint = 0;
-        restartPipeline(target);
+        restartPipeline(target, states);
         source.rewind(positions);
+        adopted.clear();
+        for (const p of held) adopted.add(partitionKey(p.topic, p.partition));
         stale = false;
         log.info({ step: 'rebalance', revoked, checkpoint: target?.version ?? null, positions }, 'back to the last committed checkpoint');
       })
@@ -661,5 +771,15 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     },
   };
 }
+
+/** A checkpoint taken between two messages: the process's record and those of its changed partitions. */
+interface TakenCheckpoint {
+  out: OutputRecord;
+  record: CheckpointRecord;
+  partitions: OutputRecord[];
+}
+
+const heldPartitions = (assignment: Record<string, number[]>): { topic: string; partition: number }[] =>
+  Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
 
 const round = (x: number): number => Math.round(x * 10_000) / 10_000;

@@ -1,19 +1,21 @@
 /**
  * Issue 8's scale-out test on the real broker, exactly-once: one process, then two sharing the consumer
- * group, then one again, during a run. Each process keeps its own checkpointed state and commits everything
- * it processed before it rejoins the group, so partitions change hands exactly. At the end the processes'
- * counts add up to every message exactly once, a read_committed reader sees each process's metrics windows
- * once and in order, and the exact merge of their reservoirs is a uniform sample of all partitions.
+ * group, then one again, during a run. Each process checkpoints its own state (model, evaluator windows)
+ * and that of the partitions it holds (reservoir, evaluator totals), and commits everything it processed
+ * before it rejoins the group, so partitions change hands exactly, with their state. At the end the
+ * processes' counts add up to every message exactly once, a read_committed reader sees each process's
+ * metrics windows once and in order, the partitions' states count every message once, and the exact merge
+ * of their reservoirs is a uniform sample of all partitions.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeRecord } from '../../src/codec/avro.js';
 import { SCHEMA_NAMES, type MetricsRecord } from '../../src/codec/records.js';
+import { ClassificationSummary } from '../../src/evaluate/metrics.js';
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
-import { createRandom } from '../../src/sample/random.js';
-import { UniformReservoir, merge } from '../../src/sample/uniform.js';
-import { checkpointKey, readLatestCheckpoint, restoredFrom } from '../../src/state/checkpoint.js';
-import type { Example } from '../../src/topology/record.js';
+import { checkpointKey, partitionCheckpointFrom, readLatestCheckpoint, readLatestCheckpoints, restoredFrom } from '../../src/state/checkpoint.js';
+import { partitionKey } from '../../src/state/partition-state.js';
+import { createPartitionStates } from '../../src/topology/pipeline.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { consumerLag, startTopology } from '../../src/topology/runner.js';
 import { goodnessOfFit } from '../support/chi-square.js';
@@ -123,25 +125,43 @@ test('1 → 2 → 1 processes: every message counted once, metrics windows once,
   });
   assert.equal(finals[0]! + finals[1]!, TOTAL, `final windows: a ${finals[0]} + b ${finals[1]}`);
 
-  // The topology-wide sample: the exact merge of the two processes' reservoirs, tested like any sampler:
+  // State per source partition: each partition's committed state covers all of its messages, whichever
+  // process scored them, and a (which ends up with every partition) holds the sum: every message once,
+  // although a itself processed only part of them.
+  const prefix = `${t.name}/partition/`;
+  const partitionRecords = await readLatestCheckpoints(kafka, t.checkpoint!.topic, (key) => key.startsWith(prefix));
+  assert.equal(partitionRecords.size, 3, 'a committed state for each source partition');
+  const taken = createPartitionStates(t);
+  const ends = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
+  let scored = 0;
+  for (const record of partitionRecords.values()) {
+    const p = partitionCheckpointFrom(record);
+    assert.equal(p.offset, ends.find((e) => e.partition === p.partition)!.high, `partition ${p.partition}: state up to its end`);
+    taken.install(partitionKey(p.topic, p.partition), p.state);
+    scored += taken.summaryOf(partitionKey(p.topic, p.partition)).get().count;
+  }
+  // The same messages the processes' own evaluators scored (a fresh model cannot score its first message).
+  const scoredByProcesses = states.reduce((sum, s) => {
+    const overall = new ClassificationSummary();
+    overall.restore(s.evaluator!.overall);
+    return sum + overall.get().count;
+  }, 0);
+  assert.equal(scored, scoredByProcesses, `partitions' totals ${scored}, processes' ${scoredByProcesses}`);
+  assert.ok(scored >= TOTAL - 2, `${scored} of ${TOTAL} scored`);
+  assert.equal(a.state.partitions!.totals().get().count, scored, "a's live totals are the partitions' committed ones");
+  assert.ok(aSummary.labelled < TOTAL, 'b did part of the work of the partitions a holds at the end');
+
+  // The topology-wide sample: the exact merge of the partitions' reservoirs, tested like any sampler:
   // which tenth of the stream each sampled message came from must be uniform (χ², α = 0.001).
-  const reservoirs = states.map((s) => {
-    const r = new UniformReservoir<Example>(2000, createRandom('restore'));
-    r.restore(s.sampler!);
-    return r;
-  });
-  const merged = merge(reservoirs[0]!, reservoirs[1]!, createRandom('merge'));
-  assert.equal(merged.count, TOTAL);
-  assert.equal(merged.size, 2000);
+  const merged = taken.sampler.sample();
+  assert.equal(taken.sampler.count, TOTAL);
+  assert.equal(merged.length, 2000);
+  assert.deepEqual(a.state.sampler!.sample(), merged, "a's live sample is the committed partitions' merge");
   const bins = new Array<number>(10).fill(0);
-  for (const e of merged.sample()) bins[Math.floor(((e.timestamp - T0) * 10) / TOTAL)]!++;
+  for (const e of merged) bins[Math.floor(((e.timestamp - T0) * 10) / TOTAL)]!++;
   const fit = goodnessOfFit(bins, new Array<number>(10).fill(0.1));
   assert.ok(fit.pValue > 0.001, `merged sample by tenth of the stream ${bins.join(', ')}: p = ${fit.pValue}`);
-  // The same test catches a sample that is not uniform: a's reservoir alone misses b's share of the stream
-  // in the middle of the run.
-  const aOnly = new Array<number>(10).fill(0);
-  for (const e of reservoirs[0]!.sample()) aOnly[Math.floor(((e.timestamp - T0) * 10) / TOTAL)]!++;
-  console.log(`merged by tenth: ${bins.join(' ')} (p ${fit.pValue.toFixed(3)}); a alone: ${aOnly.join(' ')}`);
+  console.log(`merged by tenth: ${bins.join(' ')} (p ${fit.pValue.toFixed(3)})`);
   // How (checked last, so the checks above show what goes wrong without it): a committed everything it
   // had processed before it rejoined the group.
   assert.ok(aSummary.handovers >= 1, 'a committed everything before handing partitions to b');

@@ -9,7 +9,8 @@ import { from, lastValueFrom, toArray } from 'rxjs';
 import { decodeRecord } from '../../src/codec/avro.js';
 import type { RawMessage } from '../../src/codec/decode-operator.js';
 import { SCHEMA_NAMES } from '../../src/codec/records.js';
-import { captureCheckpoint, encodeCheckpoint, restoredFrom } from '../../src/state/checkpoint.js';
+import { captureCheckpoint, capturePartitionCheckpoints, encodeCheckpoint, partitionCheckpointFrom, restoredFrom } from '../../src/state/checkpoint.js';
+import { partitionKey } from '../../src/state/partition-state.js';
 import { parseTopology } from '../../src/topology/load.js';
 import { PipelineState, topologyPipeline, type TopologyOutput } from '../../src/topology/pipeline.js';
 import type { SourcePosition } from '../../src/topology/record.js';
@@ -57,6 +58,7 @@ test('resuming from a checkpoint gives the same outputs as an uninterrupted run'
   const state = new PipelineState();
   const positions: SourcePosition[] = [];
   let checkpoint: ReturnType<typeof captureCheckpoint> | undefined;
+  let partitionCheckpoints: ReturnType<typeof capturePartitionCheckpoints> = [];
   const first = await lastValueFrom(
     from(messages.slice(0, cut)).pipe(
       topologyPipeline(
@@ -67,7 +69,9 @@ test('resuming from a checkpoint gives the same outputs as an uninterrupted run'
             positions[0] = { ...p, offset: String(Number(p.offset) + 1) };
             // The moment the last message of the first half is done: as a runner would, between messages.
             if (p.offset === String(cut - 1)) {
-              checkpoint = captureCheckpoint({ topology: topology.name, instance: 'x', runId: 'b', version: 1, state, positions, now: 0 });
+              const at = { topology: topology.name, instance: 'x', runId: 'b', version: 1, state, positions, now: 0 };
+              checkpoint = captureCheckpoint(at);
+              partitionCheckpoints = capturePartitionCheckpoints(at);
             }
           },
         },
@@ -80,9 +84,15 @@ test('resuming from a checkpoint gives the same outputs as an uninterrupted run'
   const encoded = encodeCheckpoint(checkpoint);
   const restored = restoredFrom(decodeRecord(SCHEMA_NAMES.checkpoint, encoded.value, encoded.headers));
   assert.deepEqual(restored.positions, [{ topic: 'in', partition: 0, offset: String(cut) }]);
+  // The partition's state (reservoir, evaluator totals) is a record of its own, keyed by partition.
+  assert.deepEqual(partitionCheckpoints.map((p) => p.key), [`${topology.name}/partition/in/0`]);
+  const encodedPartition = encodeCheckpoint(partitionCheckpoints[0]!.record);
+  const partition = partitionCheckpointFrom(decodeRecord(SCHEMA_NAMES.checkpoint, encodedPartition.value, encodedPartition.headers));
+  assert.equal(partition.offset, String(cut));
+  const partitions = new Map([[partitionKey(partition.topic, partition.partition), partition.state]]);
 
   const second = await lastValueFrom(
-    from(messages.slice(cut)).pipe(topologyPipeline(topology, { runId: 'c', restore: restored }), toArray()),
+    from(messages.slice(cut)).pipe(topologyPipeline(topology, { runId: 'c', restore: { ...restored, partitions } }), toArray()),
   );
   // The first half ends with its own 'complete' report and a final snapshot, which an uninterrupted run
   // does not have: drop them before comparing.
@@ -90,5 +100,7 @@ test('resuming from a checkpoint gives the same outputs as an uninterrupted run'
     (o) => !(o.kind === 'metrics' && o.report.trigger === 'complete') && !(o.kind === 'snapshot' && o.record.version > Math.floor(state.labelled / 400)),
   );
   assert.deepEqual(comparable([...firstWithoutEnd, ...second]), comparable(whole));
-  console.log(`checkpoint record: ${encoded.value.length} bytes (2^16-bucket FTRL model, stratified reservoir of 200)`);
+  console.log(
+    `checkpoint records: process ${encoded.value.length} bytes (2^16-bucket FTRL model), partition ${encodedPartition.value.length} bytes (stratified reservoir of 200)`,
+  );
 });

@@ -1,0 +1,124 @@
+import { createRandom, randomBelow, type Random, type RandomState } from './random.js';
+import type { Sampler } from './sampler.js';
+import { merge, UniformReservoir } from './uniform.js';
+
+/** What readers of a sample need (replay batches, reports), whichever sampler or samplers are behind it. */
+export type SampleView<T> = Pick<Sampler<T>, 'count' | 'size' | 'sample' | 'drawBatch'>;
+
+/**
+ * One sampler per source partition, read as one sample of their union.
+ *
+ * Each partition's sampler sees only that partition's items and has its own PRNG (seeded from the
+ * partition's key), so its snapshot can move to another process with its partition, and the sample goes on
+ * there exactly as it would have here. Memory is one sampler's capacity per partition held.
+ *
+ * The union:
+ * - `sample()` of uniform reservoirs is their exact merge (`merge`), a uniform sample of all the partitions'
+ *   items of one reservoir's capacity; other methods give the partitions' samples side by side.
+ * - `drawBatch` picks, for each draw, a partition with probability proportional to the items it has seen
+ *   (uniform reservoirs: each sampled item stands for count/size items of its stream, so every item of the
+ *   union is equally likely, as a draw from the merged reservoir would be) or to its sample size (other
+ *   methods: uniform over the samples side by side), then an item of that partition's sample, drawn with
+ *   that sampler's own PRNG (saved with it).
+ */
+export class PartitionedSampler<T> implements SampleView<T> {
+  private readonly parts = new Map<string, Sampler<T>>();
+  /** Partition keys in insertion order, for draws that do not depend on Map internals. */
+  private keys: string[] = [];
+
+  /**
+   * @param create a fresh sampler for a partition key (the caller seeds its PRNG from the key).
+   * @param random picks partitions in `drawBatch`; its state belongs to the process, not to a partition.
+   */
+  constructor(
+    private readonly create: (key: string) => Sampler<T>,
+    private readonly random: Random,
+  ) {}
+
+  /** The sampler of one partition, created on first use. */
+  part(key: string): Sampler<T> {
+    let sampler = this.parts.get(key);
+    if (sampler === undefined) {
+      sampler = this.create(key);
+      this.parts.set(key, sampler);
+      this.keys.push(key);
+    }
+    return sampler;
+  }
+
+  has(key: string): boolean {
+    return this.parts.has(key);
+  }
+
+  partitions(): readonly string[] {
+    return this.keys;
+  }
+
+  offerTo(key: string, item: T): void {
+    this.part(key).offer(item);
+  }
+
+  /** Replaces a partition's sampler (restored elsewhere, e.g. from the state its previous owner committed). */
+  install(key: string, sampler: Sampler<T>): void {
+    if (!this.parts.has(key)) this.keys.push(key);
+    this.parts.set(key, sampler);
+  }
+
+  /** Forgets a partition (it moved to another process, which takes its sampler from the committed state). */
+  drop(key: string): void {
+    if (this.parts.delete(key)) this.keys = this.keys.filter((k) => k !== key);
+  }
+
+  get count(): number {
+    let n = 0;
+    for (const s of this.parts.values()) n += s.count;
+    return n;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const s of this.parts.values()) n += s.size;
+    return n;
+  }
+
+  /**
+   * The union's sample (see the class comment). The merge of uniform reservoirs draws from its own PRNG,
+   * seeded from the counts, so reading the sample changes no state and gives the same answer twice.
+   */
+  sample(): T[] {
+    const samplers = this.keys.map((k) => this.parts.get(k) as Sampler<T>);
+    if (samplers.length === 1) return samplers[0]!.sample();
+    const uniform = samplers.filter((s): s is UniformReservoir<T> => s instanceof UniformReservoir);
+    if (uniform.length === samplers.length && uniform.length > 1) {
+      const random = createRandom(`merge:${uniform.map((s) => s.count).join(',')}`);
+      return uniform.reduce((a, b) => merge(a, b, random)).sample();
+    }
+    return samplers.flatMap((s) => s.sample());
+  }
+
+  drawBatch(size: number): T[] {
+    if (this.keys.length === 1) return this.parts.get(this.keys[0]!)!.drawBatch(size);
+    const samplers = this.keys.map((k) => this.parts.get(k) as Sampler<T>).filter((s) => s.size > 0);
+    if (samplers.length === 0 || size <= 0) return [];
+    const weights = samplers.map((s) => (s instanceof UniformReservoir ? s.count : s.size));
+    const total = weights.reduce((a, b) => a + b, 0);
+    const out: T[] = [];
+    for (let i = 0; i < size; i++) {
+      // Integer arithmetic on the cumulative weights: no rounding decides a partition.
+      let r = randomBelow(this.random, total);
+      let j = 0;
+      while (r >= weights[j]!) r -= weights[j++]!;
+      out.push(samplers[j]!.drawBatch(1)[0]!);
+    }
+    return out;
+  }
+
+  /** The state of the partition draws (the partitions' samplers are saved one by one). */
+  drawState(): RandomState {
+    return this.random.snapshot();
+  }
+
+  restoreDrawState(state: RandomState): void {
+    this.random.restore(state);
+  }
+}
