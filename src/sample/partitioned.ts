@@ -23,7 +23,10 @@ export type SampleView<T> = Pick<Sampler<T>, 'count' | 'size' | 'sample' | 'draw
  */
 export class PartitionedSampler<T> implements SampleView<T> {
   private readonly parts = new Map<string, Sampler<T>>();
-  /** Partition keys in insertion order, for draws that do not depend on Map internals. */
+  /**
+   * Partition keys, sorted: merges and draws go through partitions in this order, so they do not depend on
+   * the order in which this process came to hold its partitions.
+   */
   private keys: string[] = [];
 
   /**
@@ -41,7 +44,7 @@ export class PartitionedSampler<T> implements SampleView<T> {
     if (sampler === undefined) {
       sampler = this.create(key);
       this.parts.set(key, sampler);
-      this.keys.push(key);
+      this.keys = [...this.keys, key].sort();
     }
     return sampler;
   }
@@ -60,7 +63,7 @@ export class PartitionedSampler<T> implements SampleView<T> {
 
   /** Replaces a partition's sampler (restored elsewhere, e.g. from the state its previous owner committed). */
   install(key: string, sampler: Sampler<T>): void {
-    if (!this.parts.has(key)) this.keys.push(key);
+    if (!this.parts.has(key)) this.keys = [...this.keys, key].sort();
     this.parts.set(key, sampler);
   }
 
