@@ -61,6 +61,9 @@ const metaSchema = z.object({
   lazy: z.boolean(),
 });
 
+/** The `meta` of a SoftmaxSgd snapshot, as `snapshot()` writes it and `restore` checks it. */
+export type SoftmaxSgdMeta = z.infer<typeof metaSchema>;
+
 /**
  * Multinomial logistic regression over hashed sparse features, trained online.
  *
@@ -343,6 +346,26 @@ export class SoftmaxSgd implements OnlineClassifier {
     }
   }
 
+  /**
+   * Brings every lazily regularised weight up to date and restarts the regularisation clocks, leaving the
+   * predictions as they were (up to the float32 rounding every stored update has). A stored weight is only
+   * the weight the model predicts with once its pending decay is applied, so anything that reads weights
+   * out of a snapshot (`averageModels`) calls this first. A no-op without lazy regularisation.
+   */
+  catchUp(): void {
+    if (!this.lazy) return;
+    const touched = this.activeRows();
+    // A touch (`scores` with write) is what brings a feature up to date: touch every feature with state at
+    // once, with zero values so the scores it computes on the side are ignored.
+    if (touched.length > 0) this.scores({ indices: touched, values: new Float32Array(touched.length), dim: this.dim }, new Float64Array(this.cap), true);
+    // Only cum - last enters the catch-up, and every feature is now at cum: restarting all at 0 changes nothing.
+    this.cumA = 0;
+    this.cumB = 0;
+    this.lastA.fill(0);
+    this.lastB.fill(0);
+    this.caught.x = undefined;
+  }
+
   private applyGradient(x: SparseVector, g: Float64Array, R: number, eta: number): void {
     const cap = this.cap;
     const { indices, values } = x;
@@ -505,7 +528,7 @@ export class SoftmaxSgd implements OnlineClassifier {
       arrays.lastA = lastA;
       arrays.lastB = lastB;
     }
-    const meta: z.infer<typeof metaSchema> = {
+    const meta: SoftmaxSgdMeta = {
       optimizer: { ...this.optimizer },
       l1: this.l1,
       l2: this.l2,
