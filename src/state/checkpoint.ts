@@ -12,6 +12,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import { decodeRecord, encodeRecord, type EncodedRecord } from '../codec/avro.js';
+import { withRetry } from '../kafka/retry.js';
 import { toSourceOffsets } from '../codec/mapping.js';
 import { SCHEMA_NAMES, type CheckpointRecord } from '../codec/records.js';
 import { ERROR_CODES, TokrsError } from '../errors.js';
@@ -209,7 +210,9 @@ export async function readLatestCheckpoints(kafka: Kafka, topic: string, wanted:
   let ends: { partition: number; high: string; low: string }[];
   try {
     // ListOffsets with read_committed isolation: the last stable offset, past which nothing is visible.
-    ends = (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, high: o.high, low: o.low }));
+    // Retried: a state topic created a moment ago (by this process or another one starting with it) may
+    // not have a leader yet.
+    ends = (await withRetry(() => admin.fetchTopicOffsets(topic), { retries: 10, maxMs: 1000 })).map((o) => ({ partition: o.partition, high: o.high, low: o.low }));
   } finally {
     await admin.disconnect();
   }

@@ -38,6 +38,7 @@ import {
   type RestoredState,
 } from '../state/checkpoint.js';
 import { partitionKey } from '../state/partition-state.js';
+import { ModelAveraging } from './model-averaging.js';
 import { createOutputEncoder } from './outputs.js';
 import { PipelineState, topologyPipeline, type PipelineContext, type TopologyOutput } from './pipeline.js';
 import type { Topology } from './spec.js';
@@ -109,6 +110,9 @@ export interface RunSummary {
   coveredByCheckpoint: number;
   /** Messages the consumer delivered again (after a restart or rebalance) and that were passed over. */
   redelivered: number;
+  /** Times the model was averaged with other processes' snapshots, and snapshots averaged in. */
+  averages: number;
+  averagedIn: number;
 }
 
 /** The output topics a topology writes, with the configs they are created with. */
@@ -324,6 +328,21 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     committer = alo;
   }
 
+  // Started before the source, so the snapshots other processes publish from now on are seen.
+  const averaging =
+    t.average !== null && t.outputs.snapshots !== null
+      ? new ModelAveraging({
+          kafka,
+          topology: t.name,
+          topic: t.outputs.snapshots.topic,
+          instance,
+          maxAgeMs: t.average.maxAgeMs,
+          readCommitted: t.guarantee === 'exactly-once',
+          log,
+        })
+      : undefined;
+  await averaging?.start();
+
   let state = new PipelineState();
   /** The last checkpoint known committed: what a rewind after losing partitions goes back to. */
   let lastCommitted: { record: CheckpointRecord | undefined; restored: RestoredState | undefined } = { record: undefined, restored };
@@ -464,6 +483,22 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
       }
     }, options.commitIntervalMs ?? 1000);
 
+    const averageTimer =
+      averaging === undefined || t.average === null
+        ? undefined
+        : setInterval(() => {
+            const model = state.learner.current?.model;
+            // A stale state is about to be rewound: nothing it does is kept.
+            if (model === undefined || stale || stopped) return;
+            try {
+              const started = Date.now();
+              const mixed = averaging.averageInto(model);
+              if (mixed.length > 0) log.info({ step: 'average', with: mixed, ms: Date.now() - started }, 'averaged the model with other processes');
+            } catch (error) {
+              // An incompatible snapshot (another hash space or optimizer) leaves this model as it was.
+              log.warn({ step: 'average', err: describeError(error) }, 'could not average the model; keeping it');
+            }
+          }, t.average.everyMs);
     const lagTimer =
       options.metrics === undefined
         ? undefined
@@ -475,6 +510,9 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     const end = async (error?: unknown): Promise<void> => {
       clearInterval(timer);
       if (lagTimer !== undefined) clearInterval(lagTimer);
+      if (averageTimer !== undefined) clearInterval(averageTimer);
+      // Nothing may be awaited before `commit(true)` below: it captures the final checkpoint synchronously,
+      // while the pipeline that just completed still has its learner attached (its teardown detaches it).
       error ??= failed;
       try {
         if (error === undefined) {
@@ -484,6 +522,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
           finalCommitted(!stale);
         } else await committing.catch(() => undefined);
         finalCommitted(false);
+        await averaging?.stop().catch(() => undefined);
         await committer.close();
       } catch (closeError) {
         finalCommitted(false);
@@ -502,6 +541,8 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
         handovers,
         coveredByCheckpoint: source.skipped,
         redelivered: source.redelivered,
+        averages: averaging?.averages ?? 0,
+        averagedIn: averaging?.mixedIn ?? 0,
       };
       log.info({ step: 'run', ...summary }, error === undefined ? 'stopped' : 'failed');
       if (error === undefined) resolve(summary);

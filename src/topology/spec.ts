@@ -94,6 +94,19 @@ export const checkpointSchema = z
   })
   .strict();
 
+/**
+ * Model averaging across the processes of a topology through its snapshots topic (see
+ * topology/model-averaging.ts for the semantics).
+ */
+const averageSchema = z
+  .object({
+    /** How often a process averages its model with the other processes' latest snapshots. */
+    everyMs: z.number().int().positive().default(30_000),
+    /** Snapshots older than this are left out: their process has stopped or fallen behind. */
+    maxAgeMs: z.number().int().positive().default(300_000),
+  })
+  .strict();
+
 export const topologySchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'a name of letters, digits, ".", "_", "-"'),
@@ -117,6 +130,8 @@ export const topologySchema = z
      */
     guarantee: z.enum(['at-least-once', 'exactly-once']).default('at-least-once'),
     checkpoint: checkpointSchema.nullable().default(null),
+    /** Model averaging across processes; null: each process keeps its own model. */
+    average: averageSchema.nullable().default(null),
   })
   .strict()
   .refine((t) => t.guarantee === 'at-least-once' || t.checkpoint !== null, {
@@ -130,6 +145,20 @@ export const topologySchema = z
         code: 'custom',
         path: ['outputs', 'format'],
         message: 'is confluent, which needs outputs.schemaRegistry: { url: http://host:8081 } (the registry the output schemas are registered with), got no outputs.schemaRegistry',
+      });
+    }
+    if (t.average !== null && o.snapshots === null) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['average'],
+        message: 'averages models through the snapshots topic, which needs outputs.snapshots: { topic: ..., everyMessages: ... }, got no outputs.snapshots',
+      });
+    }
+    if (t.average !== null && t.model.type !== 'softmax-sgd') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['average'],
+        message: `averages softmax-sgd models, got model.type ${t.model.type} (remove average, or use model.type: softmax-sgd)`,
       });
     }
     if (o.format === 'avro' && o.schemaRegistry !== null) {

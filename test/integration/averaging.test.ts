@@ -1,0 +1,96 @@
+/**
+ * Model averaging on the real broker (issue 8): two processes of one exactly-once topology share a
+ * 4-partition topic; each learns on its partitions, publishes snapshots, and averages its model with the
+ * other's committed snapshots. Both must have averaged the other's snapshots in, and averaging must not
+ * disturb exactly-once: the partitions' committed totals count every message once.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
+import { feedLines } from '../../src/kafka/feed.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { ClassificationSummary } from '../../src/evaluate/metrics.js';
+import { checkpointKey, partitionCheckpointFrom, readLatestCheckpoints, restoredFrom } from '../../src/state/checkpoint.js';
+import { partitionKey } from '../../src/state/partition-state.js';
+import { createPartitionStates } from '../../src/topology/pipeline.js';
+import { consumerLag, startTopology } from '../../src/topology/runner.js';
+import { readReviews } from '../support/data.js';
+import { testKafka } from '../support/kafka.js';
+import { freshTopology } from '../support/topology.js';
+
+const kafka = testKafka('averaging');
+const TOTAL = 16_000;
+
+test('two processes average their models through the snapshots topic; every message still counted once', async () => {
+  const t = freshTopology('waimai-sentiment.yaml', (base) => ({
+    ...base,
+    guarantee: 'exactly-once',
+    checkpoint: { topic: `${base.name}.state`, everyMessages: 1000, everyMs: 300 },
+    features: { ...base.features, bits: 16 },
+    // A replay per message slows the run down, so both processes are at work for several averages.
+    train: { ...base.train, replayEvery: 1, replayBatch: 64 },
+    outputs: { ...base.outputs, snapshots: { topic: `${base.name}.snapshots`, everyMessages: 500 } },
+    average: { everyMs: 500, maxAgeMs: 60_000 },
+  }));
+  const topic = t.source.topics[0]!;
+  await withAdmin(kafka, (admin) => ensureTopics(admin, [{ topic, partitions: 4 }]));
+  const reviews = readReviews();
+  await feedLines(
+    kafka,
+    Array.from({ length: TOTAL }, (_, i) => JSON.stringify({ ...reviews[i % reviews.length], id: `m${i}` })),
+    { topic, format: 'json', jsonInput: true },
+  );
+
+  const logger = process.env.TOKRS_TEST_LOG ? createLogger() : undefined;
+  const runs = await Promise.allSettled(['a', 'b'].map((instance) => startTopology(t, { kafka, instance, sessionTimeout: 15_000, ...(logger ? { logger } : {}) })));
+  const started = runs.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const stopAll = () => Promise.all(started.map((run) => run.stop()));
+  const failed = runs.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    await stopAll();
+    throw failed.reason;
+  }
+  const deadline = Date.now() + 120_000;
+  try {
+    while ((await consumerLag(kafka, t.source.group!, [topic])) > 0) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for the two processes to finish');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  const [aSummary, bSummary] = await stopAll();
+
+  assert.ok(aSummary && bSummary);
+  for (const [name, s] of [['a', aSummary], ['b', bSummary]] as const) {
+    assert.ok(s.labelled > 0 && s.labelled < TOTAL, `${name} learned on part of the stream (${s.labelled})`);
+    assert.ok(s.averages >= 1 && s.averagedIn >= 1, `${name} averaged the other's snapshots in (${s.averages} averages)`);
+  }
+  assert.equal(aSummary.labelled + bSummary.labelled, TOTAL);
+
+  const prefix = `${t.name}/partition/`;
+  const records = await readLatestCheckpoints(kafka, t.checkpoint!.topic, (key) => key.startsWith(prefix));
+  assert.equal(records.size, 4);
+  const states = createPartitionStates(t);
+  let scored = 0;
+  for (const record of records.values()) {
+    const p = partitionCheckpointFrom(record);
+    states.install(partitionKey(p.topic, p.partition), p.state);
+    scored += states.summaryOf(partitionKey(p.topic, p.partition)).get().count;
+  }
+  // Exactly the messages the processes' own evaluators scored (a fresh model cannot score its first
+  // message, unless it averaged the other's model in before it).
+  let scoredByProcesses = 0;
+  for (const instance of ['a', 'b']) {
+    const ownRecord = (await readLatestCheckpoints(kafka, t.checkpoint!.topic, (k) => k === checkpointKey(t.name, instance))).get(checkpointKey(t.name, instance))!;
+    const own = restoredFrom(ownRecord);
+    const overall = new ClassificationSummary();
+    overall.restore(own.evaluator!.overall);
+    scoredByProcesses += overall.get().count;
+  }
+  assert.equal(scored, scoredByProcesses, 'the partitions count every message the processes scored, once');
+  assert.ok(scored >= TOTAL - 2);
+  assert.equal(states.sampler.count, TOTAL);
+  console.log(`averages: a ${aSummary.averages} (${aSummary.averagedIn} snapshots), b ${bSummary.averages} (${bSummary.averagedIn})`);
+});
