@@ -118,6 +118,8 @@ export class PartitionStates {
     } catch (error) {
       return fail('header is not JSON', error);
     }
+    // Valid JSON is not yet a header: `null` would be a TypeError below, not a SNAPSHOT error.
+    if (header === null || typeof header !== 'object' || Array.isArray(header)) fail(`header is ${JSON.stringify(header)}, not an object`);
     if (header.format !== PARTITION_STATE_FORMAT) fail(`format ${String(header.format)}; this tokrs reads format ${PARTITION_STATE_FORMAT}`);
     if (4 + jsonLength + header.samplerBytes !== bytes.length) fail(`sampler length ${header.samplerBytes} does not match the ${bytes.length} bytes`);
     // Everything is decoded before anything is replaced: a bad record leaves the current state as it was.
