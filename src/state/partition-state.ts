@@ -41,7 +41,9 @@ export class PartitionStates {
     private readonly createSampler: (key: string) => Sampler<Example>,
     drawRandom: Random,
   ) {
-    this.sampler = new PartitionedSampler<Example>(createSampler, drawRandom);
+    // A replay draw advances the PRNG of the partition it draws from: without writing that partition again,
+    // its committed state would lag, and a process taking it over would go on differently than its owner.
+    this.sampler = new PartitionedSampler<Example>(createSampler, drawRandom, (key) => this.changed.add(key));
   }
 
   offer(key: string, example: Example): void {
