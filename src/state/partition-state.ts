@@ -41,7 +41,9 @@ export class PartitionStates {
     private readonly createSampler: (key: string) => Sampler<Example>,
     drawRandom: Random,
   ) {
-    this.sampler = new PartitionedSampler<Example>(createSampler, drawRandom);
+    // A replay draw advances the PRNG of the partition it draws from: without writing that partition again,
+    // its committed state would lag, and a process taking it over would go on differently than its owner.
+    this.sampler = new PartitionedSampler<Example>(createSampler, drawRandom, (key) => this.changed.add(key));
   }
 
   offer(key: string, example: Example): void {
@@ -118,6 +120,8 @@ export class PartitionStates {
     } catch (error) {
       return fail('header is not JSON', error);
     }
+    // Valid JSON is not yet a header: `null` would be a TypeError below, not a SNAPSHOT error.
+    if (header === null || typeof header !== 'object' || Array.isArray(header)) fail(`header is ${JSON.stringify(header)}, not an object`);
     if (header.format !== PARTITION_STATE_FORMAT) fail(`format ${String(header.format)}; this tokrs reads format ${PARTITION_STATE_FORMAT}`);
     if (4 + jsonLength + header.samplerBytes !== bytes.length) fail(`sampler length ${header.samplerBytes} does not match the ${bytes.length} bytes`);
     // Everything is decoded before anything is replaced: a bad record leaves the current state as it was.
