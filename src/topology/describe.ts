@@ -29,7 +29,7 @@ export function describeTopology(t: Topology): string {
   lines.push(
     `  4. features   2^${ft.bits} buckets, murmur3 seed ${ft.seed}${ft.signed ? ', signed' : ''}${ft.bigrams ? ', bigrams' : ''}, ${ft.weighting}${ft.l2 ? ', l2' : ''}`,
   );
-  lines.push(`  5. sample     ${t.sample.method} reservoir of ${t.sample.size}`);
+  lines.push(`  5. sample     ${t.sample.method} reservoir of ${t.sample.size} per source partition`);
   const m = t.model;
   const opt = Object.entries(m.optimizer)
     .map(([k, v]) => (k === 'type' ? String(v) : `${k} ${String(v)}`))
@@ -47,5 +47,9 @@ export function describeTopology(t: Topology): string {
       : `               plain Avro, schema named in headers`,
   );
   if (o.snapshots) lines.push(`               snapshot every ${o.snapshots.everyMessages} labelled messages`);
+  if (t.checkpoint) {
+    lines.push(`               ${t.guarantee}; checkpoint to ${t.checkpoint.topic} every ${t.checkpoint.everyMessages} messages / ${t.checkpoint.everyMs} ms (process and partition states)`);
+  } else lines.push(`               ${t.guarantee}; no checkpoints`);
+  if (t.average) lines.push(`               models averaged with the other processes' snapshots every ${t.average.everyMs} ms (max age ${t.average.maxAgeMs} ms)`);
   return `${lines.join('\n')}\n`;
 }

@@ -57,3 +57,14 @@ test('every shipped topology is valid', () => {
   assert.ok(files.length >= 2, 'at least the waimai and one multi-class topology ship');
   for (const f of files) assert.doesNotThrow(() => loadTopology(join(topologies, f)), f);
 });
+
+test('model averaging needs the snapshots topic and a softmax-sgd model', () => {
+  assert.match(refused(`${minimal}average:\n  everyMs: 1000\n`), /x\.yaml:\d+: average averages models through the snapshots topic, which needs outputs\.snapshots/);
+  assert.match(
+    refused(`${minimal}average: {}\nmodel:\n  type: tfjs\noutputs:\n  snapshots:\n    topic: s\n`),
+    /average averages softmax-sgd models, got model\.type tfjs/,
+  );
+  const t = parseTopology(`${minimal}average: {}\noutputs:\n  snapshots:\n    topic: s\n`, 'x.yaml');
+  assert.deepEqual(t.average, { everyMs: 30_000, maxAgeMs: 300_000 });
+  assert.equal(parseTopology(minimal, 'x.yaml').average, null);
+});
