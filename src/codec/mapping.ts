@@ -12,6 +12,7 @@ import type {
   MetricsRecord,
   ModelSnapshotRecord,
   NumericArrayRecord,
+  PartitionTotalsRecord,
   PredictionRecord,
   RollingMetricsRecord,
   SourceOffsetRecord,
@@ -41,6 +42,8 @@ export interface MetricsContext {
   instance?: string | null;
   /** metrics v2. */
   lag?: number | null;
+  /** metrics v3: the evaluator's totals per source partition held. */
+  partitions?: readonly PartitionTotalsRecord[];
 }
 
 const toMap = (counts: readonly { label: string; count: number }[]): Record<string, number> =>
@@ -122,6 +125,7 @@ export function metricsRecordFromReport(report: MetricsReport, context: MetricsC
     sourceOffsets: toSourceOffsets(context.sourceOffsets ?? []),
     instance: context.instance ?? null,
     lag: context.lag ?? null,
+    partitions: (context.partitions ?? []).map((p) => ({ ...p })),
   };
 }
 

@@ -94,6 +94,15 @@ export interface ReservoirStatsRecord {
 }
 
 /** dev.tokrs.Metrics (v2; v1 lacks `instance` and `lag`). */
+/** metrics v3: the evaluator's totals over one source partition. */
+export interface PartitionTotalsRecord {
+  topic: string;
+  partition: number;
+  scored: number;
+  correct: number;
+  logLoss: number | null;
+}
+
 export interface MetricsRecord {
   topology: string;
   runId: string;
@@ -122,6 +131,8 @@ export interface MetricsRecord {
   instance?: string | null;
   /** v2 only. */
   lag?: number | null;
+  /** v3 */
+  partitions?: PartitionTotalsRecord[];
 }
 
 export interface HashSettingsRecord {

@@ -79,6 +79,17 @@ export class PartitionStates {
     return sum;
   }
 
+  /** Each Kafka partition's totals (for metrics records), in key order. */
+  totalsByPartition(): { topic: string; partition: number; summary: ClassificationSummary }[] {
+    return [...this.scored]
+      .filter(([key]) => key !== NO_PARTITION)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, summary]) => {
+        const slash = key.lastIndexOf('/');
+        return { topic: key.slice(0, slash), partition: Number(key.slice(slash + 1)), summary };
+      });
+  }
+
   /** Forgets a partition that moved to another process. */
   drop(key: string): void {
     this.sampler.drop(key);

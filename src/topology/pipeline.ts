@@ -223,6 +223,10 @@ export function topologyPipeline(
         sourceOffsets: ctx.positions?.() ?? [],
         windowSize: t.evaluate.reportEvery,
         instance: ctx.instance ?? null,
+        partitions: (state.partitions?.totalsByPartition() ?? []).map(({ topic, partition, summary }) => {
+          const m = summary.get();
+          return { topic, partition, scored: m.count, correct: summary.cm.diagonal, logLoss: m.count === 0 ? null : m.logLoss };
+        }),
       });
 
       const tokenizeStage =

@@ -14,7 +14,7 @@ import type { SchemaName } from '../../src/codec/records.js';
 import { SCHEMA_NAMES } from '../../src/codec/records.js';
 import { defaultSchemas, loadSchemas } from '../../src/codec/schemas.js';
 import { isTokrsError } from '../../src/errors.js';
-import { SAMPLES, metricsV1, plain, textEvent } from './fixtures.js';
+import { SAMPLES, metricsV1, metricsV2, plain, textEvent } from './fixtures.js';
 
 const SCHEMA_DIR = new URL('../../schemas/', import.meta.url);
 const names = Object.keys(SAMPLES) as SchemaName[];
@@ -32,8 +32,8 @@ describe('schema store', () => {
   it('loads every schema with its versions', () => {
     const store = defaultSchemas();
     assert.deepEqual(store.names(), Object.values(SCHEMA_NAMES).sort());
-    assert.deepEqual(store.versions('dev.tokrs.Metrics').map((e) => e.version), [1, 2]);
-    assert.equal(store.latest('metrics').version, 2);
+    assert.deepEqual(store.versions('dev.tokrs.Metrics').map((e) => e.version), [1, 2, 3]);
+    assert.equal(store.latest('metrics').version, 3);
     assert.equal(store.get('text-event', 1).name, 'dev.tokrs.TextEvent');
   });
 
@@ -170,10 +170,15 @@ describe('schema evolution', () => {
     const read: unknown = v2.fromBuffer(written, v2.createResolver(v1));
     assert.deepEqual(plain(read), plain({ ...metricsV1, instance: null, lag: null }));
 
-    // Through tokrs: the writer version comes from the headers, the reader is the latest.
+    // Through tokrs: the writer version comes from the headers, the reader is the latest (v3 adds partitions).
     const encoded = encodeRecord('dev.tokrs.Metrics', metricsV1, { version: 1 });
     assert.equal(encoded.headers[HEADER_VERSION], '1');
-    assert.deepEqual(plain(decodeRecord('dev.tokrs.Metrics', encoded.value, encoded.headers)), plain(read));
+    assert.deepEqual(plain(decodeRecord('dev.tokrs.Metrics', encoded.value, encoded.headers)), plain({ ...(read as object), partitions: [] }));
+  });
+
+  it('reading v2 metrics records with the v3 schema gives no partition totals', () => {
+    const encoded = encodeRecord('dev.tokrs.Metrics', metricsV2, { version: 2 });
+    assert.deepEqual(plain(decodeRecord('dev.tokrs.Metrics', encoded.value, encoded.headers)), plain({ ...metricsV2, partitions: [] }));
   });
 
   it('reading v2 metrics records with the v1 schema drops the new fields', () => {

@@ -65,6 +65,13 @@ export const metricsV1: MetricsRecord = {
 };
 
 export const metricsV2: MetricsRecord = { ...metricsV1, instance: 'host-a:1234', lag: 17 };
+export const metricsV3: MetricsRecord = {
+  ...metricsV2,
+  partitions: [
+    { topic: 'reviews', partition: 0, scored: 400, correct: 341, logLoss: 0.36 },
+    { topic: 'reviews', partition: 2, scored: 0, correct: 0, logLoss: null },
+  ],
+};
 
 export const modelSnapshot: ModelSnapshotRecord = {
   topology: 'waimai-sentiment',
@@ -137,7 +144,7 @@ export const checkpoint: CheckpointRecord = {
 /** Every schema with a full record of it, the version the record is written with, and its file. */
 export const SAMPLES: { [N in SchemaName]: { record: RecordTypes[N]; version: number; file: string } } = {
   'dev.tokrs.TextEvent': { record: textEvent, version: 1, file: 'text-event.v1.avsc' },
-  'dev.tokrs.Metrics': { record: metricsV2, version: 2, file: 'metrics.v2.avsc' },
+  'dev.tokrs.Metrics': { record: metricsV3, version: 3, file: 'metrics.v3.avsc' },
   'dev.tokrs.ModelSnapshot': { record: modelSnapshot, version: 1, file: 'model-snapshot.v1.avsc' },
   'dev.tokrs.Prediction': { record: prediction, version: 1, file: 'prediction.v1.avsc' },
   'dev.tokrs.DeadLetter': { record: deadLetter, version: 1, file: 'dead-letter.v1.avsc' },

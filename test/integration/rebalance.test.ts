@@ -150,6 +150,10 @@ test('1 → 2 → 1 processes: every message counted once, metrics windows once,
   assert.ok(scored >= TOTAL - 2, `${scored} of ${TOTAL} scored`);
   assert.equal(a.state.partitions!.totals().get().count, scored, "a's live totals are the partitions' committed ones");
   assert.ok(aSummary.labelled < TOTAL, 'b did part of the work of the partitions a holds at the end');
+  // What a metrics reader sees: a's final record lists the totals of the partitions it holds.
+  const aFinal = metrics.find((m) => m.runId === a.runId && m.window.kind === 'complete')!;
+  assert.equal(aFinal.partitions?.length, 3);
+  assert.equal(aFinal.partitions!.reduce((sum, p) => sum + p.scored, 0), scored, "a's final metrics record: every partition's totals");
 
   // The topology-wide sample: the exact merge of the partitions' reservoirs, tested like any sampler:
   // which tenth of the stream each sampled message came from must be uniform (χ², α = 0.001).
