@@ -165,6 +165,8 @@ test('SIGKILL one of two processes: the survivor takes its partitions, every mes
     await new Promise((r) => setTimeout(r, killAt - (Date.now() - feedStarted)));
     assert.ok(feeding, 'messages still arriving when the victim is killed');
     assert.equal(victim.child.exitCode, null, `${victim.instance} still running when it is killed`);
+    // The survivor's log from here on must show it taking the victim's partitions.
+    const surviving = survivor.logs().length;
     victim.child.kill('SIGKILL');
     await victim.exited;
     const killedAt = Date.now();
@@ -175,9 +177,11 @@ test('SIGKILL one of two processes: the survivor takes its partitions, every mes
     await live;
 
     // The survivor learns of the death only when the session times out, then takes every partition.
-    const surviving = survivor.logs().length;
-    await until(() => survivor.logs().slice(surviving).some((l) => l.msg === 'partitions assigned' && lastAssignment(survivor, topic)?.length === PARTITIONS), SESSION_TIMEOUT + 20_000, `${survivor.instance} to be assigned all partitions`);
-    const tookOver = Date.now() - killedAt;
+    const tookAll = (l: Record<string, unknown>): boolean =>
+      l.msg === 'partitions assigned' && ((l.assignment as Record<string, number[]>)[topic] ?? []).length === PARTITIONS;
+    await until(() => survivor.logs().slice(surviving).some(tookAll), SESSION_TIMEOUT + 20_000, `${survivor.instance} to be assigned all partitions`);
+    const takeover = survivor.logs().slice(surviving).find(tookAll)!;
+    const tookOver = (takeover.time as number) - killedAt;
     // It finishes: the group's committed offsets (committed only with checkpoints) reach the end of every
     // partition. Then it stops gracefully.
     await until(async () => (await consumerLag(kafka, group, [topic])) === 0, 60_000, `${survivor.instance} to commit every partition to its end`);
