@@ -1,0 +1,257 @@
+/**
+ * Issue 8 on the real broker: two `tokrs run` processes of one exactly-once topology share a 6-partition
+ * source; one is killed with SIGKILL in the middle of the run and never restarted. The survivor takes the
+ * dead one's partitions once the group's session timeout notices it has gone, and finishes. The dead one's
+ * last committed checkpoint and the survivor's final one together count every message exactly once, the
+ * group's offsets reach the end of every partition, and a read_committed reader of the metrics topic sees
+ * each process's windows at most once and in order.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { decodeRecord } from '../../src/codec/avro.js';
+import { SCHEMA_NAMES, type MetricsRecord } from '../../src/codec/records.js';
+import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
+import { feedLines } from '../../src/kafka/feed.js';
+import { createRandom } from '../../src/sample/random.js';
+import { checkpointKey, readLatestCheckpoint, restoredFrom, type RestoredState } from '../../src/state/checkpoint.js';
+import { consumerLag } from '../../src/topology/runner.js';
+import { readReviews } from '../support/data.js';
+import { testBrokers, testKafka, uniqueName } from '../support/kafka.js';
+import { freshTopology, writeTopology } from '../support/topology.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const kafka = testKafka('kill-one');
+const TOTAL = 30_000;
+/** Fed before the processes start; the rest arrives live, at LIVE_RATE, while they run. */
+const BACKLOG = 3_000;
+const LIVE_RATE = 2_000;
+const PARTITIONS = 6;
+const SESSION_TIMEOUT = 6000;
+const INSTANCES = ['a', 'b'] as const;
+/** Override to replay another kill moment; printed either way. */
+const SEED = process.env.TOKRS_TEST_SEED ?? 'kill-one';
+/** Where to keep the two processes' logs (kill-one-a.log, kill-one-b.log), if anywhere. */
+const LOG_DIR = process.env.TOKRS_TEST_LOG_DIR;
+
+interface Run {
+  instance: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  /** The process's JSON log lines so far (pino on standard error). */
+  logs: () => Record<string, unknown>[];
+  output: () => string;
+}
+
+function startRun(file: string, instance: string): Run {
+  let output = '';
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'run', file, '--instance', instance, '--session-timeout', String(SESSION_TIMEOUT)],
+    { cwd: root, env: { ...process.env, KAFKA_BROKERS: testBrokers().join(','), TOKRS_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const logs = (): Record<string, unknown>[] =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith('{"level"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { instance, child, exited, logs, output: () => output };
+}
+
+const until = async (condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+/** A process's partitions of `topic` in its latest assignment (undefined before its first one). */
+const lastAssignment = (run: Run, topic: string): number[] | undefined => {
+  const assigned = run.logs().filter((l) => l.msg === 'partitions assigned');
+  if (assigned.length === 0) return undefined;
+  return [...((assigned.at(-1)!.assignment as Record<string, number[]>)[topic] ?? [])].sort((x, y) => x - y);
+};
+
+/**
+ * What the topology counted, over the instances' latest committed checkpoints: the sum that must equal
+ * every message once. Kept apart so that what it sums can change in one place.
+ */
+function countedAcrossInstances(states: readonly RestoredState[]): { messages: number; labelled: number } {
+  let messages = 0;
+  let labelled = 0;
+  for (const s of states) {
+    messages += s.evaluator?.messages ?? 0;
+    labelled += s.evaluator?.labelled ?? 0;
+  }
+  return { messages, labelled };
+}
+
+/** Aborts whatever transaction `transactionalId` left open, as a restart of its process would. */
+async function fence(transactionalId: string): Promise<void> {
+  const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    await (await producer.transaction()).abort();
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+async function readCommittedMetrics(topic: string, done: (records: MetricsRecord[]) => boolean): Promise<MetricsRecord[]> {
+  const records: MetricsRecord[] = [];
+  const consumer = kafka.consumer({ groupId: uniqueName('metrics-reader'), readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ message }) => void records.push(decodeRecord(SCHEMA_NAMES.metrics, message.value!, message.headers)) });
+  const deadline = Date.now() + 30_000;
+  while (!done(records) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  // Anything published twice would come right after.
+  await new Promise((r) => setTimeout(r, 1000));
+  await consumer.disconnect();
+  return records;
+}
+
+test('SIGKILL one of two processes: the survivor takes its partitions, every message counted once', async () => {
+  const t = freshTopology('waimai-sentiment.yaml', (base) => ({
+    ...base,
+    guarantee: 'exactly-once',
+    checkpoint: { topic: `${base.name}.state`, everyMessages: 1500, everyMs: 500 },
+    // 2^16 buckets: small checkpoints, so frequent ones do not starve two processes on two cores.
+    features: { ...base.features, bits: 16 },
+    // Count-triggered windows only, so which windows exist does not depend on timing.
+    evaluate: { ...base.evaluate, reportEvery: 1000, reportEveryMs: 0 },
+    outputs: { ...base.outputs, snapshots: null },
+  }));
+  const topic = t.source.topics[0]!;
+  const group = t.source.group!;
+  await withAdmin(kafka, (admin) => ensureTopics(admin, [{ topic, partitions: PARTITIONS }]));
+  const reviews = readReviews();
+  const lines = Array.from({ length: TOTAL }, (_, i) => JSON.stringify({ ...reviews[i % reviews.length], id: `m${i}` }));
+  const feed = { topic, format: 'json', jsonInput: true, idField: 'id' } as const;
+  await feedLines(kafka, lines.slice(0, BACKLOG), feed);
+  const file = writeTopology(t);
+
+  const random = createRandom(SEED);
+  const runs = INSTANCES.map((instance) => startRun(file, instance));
+  // The rest arrives live from now on, so the kill lands while messages flow in (a backlog of 30,000 is
+  // processed in a second or two).
+  let feeding = true;
+  const feedStarted = Date.now();
+  const live = feedLines(kafka, lines.slice(BACKLOG), { ...feed, rate: LIVE_RATE }).finally(() => (feeding = false));
+  const feedMs = ((TOTAL - BACKLOG) / LIVE_RATE) * 1000;
+  try {
+    // Both consuming, half the partitions each, and each has committed a checkpoint since.
+    await until(
+      () =>
+        runs.every((run) => {
+          const logs = run.logs();
+          const assigned = logs.findLastIndex((l) => l.msg === 'partitions assigned');
+          return lastAssignment(run, topic)?.length === PARTITIONS / 2 && logs.slice(assigned).some((l) => l.msg === 'checkpoint committed');
+        }),
+      60_000,
+      'both processes to consume three partitions each and commit a checkpoint',
+    );
+    const victim = runs[Math.floor(random.next() * runs.length)]!;
+    const survivor = runs.find((r) => r !== victim)!;
+    // A seeded random moment in the second half of the live feed (after both are going, in any case).
+    const killAt = Math.floor(feedMs * (0.45 + 0.4 * random.next()));
+    await new Promise((r) => setTimeout(r, killAt - (Date.now() - feedStarted)));
+    assert.ok(feeding, 'messages still arriving when the victim is killed');
+    assert.equal(victim.child.exitCode, null, `${victim.instance} still running when it is killed`);
+    // The survivor's log from here on must show it taking the victim's partitions.
+    const surviving = survivor.logs().length;
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    const killedAt = Date.now();
+    const victimPartitions = lastAssignment(victim, topic)!;
+    // Until the survivor owns them, the victim's partitions' committed offsets are the victim's last commit.
+    const committedAtKill = await withAdmin(kafka, (admin) => admin.fetchOffsets({ groupId: group, topics: [topic] }));
+    console.log(`seed ${SEED}: killed ${victim.instance} (partitions ${victimPartitions.join(',')}) ${killedAt - feedStarted} ms into the live feed (planned ${killAt})`);
+    await live;
+
+    // The survivor learns of the death only when the session times out, then takes every partition.
+    const tookAll = (l: Record<string, unknown>): boolean =>
+      l.msg === 'partitions assigned' && ((l.assignment as Record<string, number[]>)[topic] ?? []).length === PARTITIONS;
+    await until(() => survivor.logs().slice(surviving).some(tookAll), SESSION_TIMEOUT + 20_000, `${survivor.instance} to be assigned all partitions`);
+    const takeover = survivor.logs().slice(surviving).find(tookAll)!;
+    const tookOver = (takeover.time as number) - killedAt;
+    // It finishes: the group's committed offsets (committed only with checkpoints) reach the end of every
+    // partition. Then it stops gracefully.
+    await until(async () => (await consumerLag(kafka, group, [topic])) === 0, 60_000, `${survivor.instance} to commit every partition to its end`);
+    survivor.child.kill('SIGTERM');
+    assert.equal(await survivor.exited, 0, survivor.output().slice(-2000));
+    console.log(`${survivor.instance} was assigned all partitions ${tookOver} ms after the kill`);
+
+    // The survivor's log: assigned the dead one's partitions, without giving up any of its own state.
+    const assignments = survivor.logs().filter((l) => l.msg === 'partitions assigned');
+    const final = assignments.at(-1)!;
+    const finalPartitions = (final.assignment as Record<string, number[]>)[topic] ?? [];
+    for (const p of victimPartitions) assert.ok(finalPartitions.includes(p), `${survivor.instance} was assigned ${victim.instance}'s partition ${p}`);
+    assert.deepEqual(final.revoked, [], `${survivor.instance} lost no partition when taking over`);
+
+    assert.equal(await consumerLag(kafka, group, [topic]), 0, 'the group committed every partition to its end');
+
+    // Nobody restarts the victim, so a transaction it had open when it died holds back every read_committed
+    // reader of the state and metrics topics until the broker times it out (KafkaJS's default transaction
+    // timeout, 60 s, plus the broker's 10 s sweep). Fencing its transactional id, as a restart would, aborts
+    // it now. No count changes: an open transaction can only be aborted, and one whose commit was already
+    // prepared is completed first. The survivor has finished by now, so it took over without this.
+    const stable = async (): Promise<number> =>
+      withAdmin(kafka, async (admin) => {
+        let sum = 0;
+        for (const x of [t.checkpoint!.topic, t.outputs.metrics!.topic]) for (const o of await admin.fetchTopicOffsets(x)) sum += Number(o.high);
+        return sum;
+      });
+    const stableBefore = await stable();
+    await fence(`tokrs-${t.name}-${victim.instance}`);
+    // The abort markers are written just after the coordinator answers.
+    let stableAfter = await stable();
+    for (let i = 0; i < 10 && stableAfter === stableBefore; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      stableAfter = await stable();
+    }
+    console.log(stableAfter > stableBefore ? `${victim.instance} died inside a transaction; fencing it let read_committed readers on` : `${victim.instance} died between transactions`);
+
+    const states = await Promise.all(
+      INSTANCES.map(async (instance) => {
+        const record = await readLatestCheckpoint(kafka, t.checkpoint!.topic, checkpointKey(t.name, instance));
+        assert.ok(record, `a committed checkpoint of ${instance}`);
+        return restoredFrom(record);
+      }),
+    );
+    // The survivor read on from where the victim's last commit left its partitions.
+    const ends = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
+    const leftOver = victimPartitions.reduce((sum, p) => {
+      const at = committedAtKill[0]!.partitions.find((x) => x.partition === p)!;
+      return sum + Number(ends.find((e) => e.partition === p)!.high) - Math.max(0, Number(at.offset));
+    }, 0);
+    assert.ok(leftOver > 0, `${victim.instance}'s partitions had messages left for ${survivor.instance}`);
+    const counted = countedAcrossInstances(states);
+    const each = INSTANCES.map((instance, i) => `${instance} ${states[i]!.evaluator?.messages}`).join(' + ');
+    console.log(`counted ${each}; ${leftOver} of ${victim.instance}'s messages left to ${survivor.instance}`);
+    assert.equal(counted.messages, TOTAL, `evaluator messages ${each}: every message once`);
+    assert.equal(counted.labelled, TOTAL, 'evaluator labelled: every message once');
+
+    // A read_committed reader sees each (instance, sequence) window at most once, and each instance's
+    // windows in order, up to the last one its committed checkpoint knows of: the windows of the victim's
+    // work after that checkpoint died with its open transaction. The survivor's run ends with its complete
+    // window.
+    const metrics = await readCommittedMetrics(t.outputs.metrics!.topic, (records) => records.some((m) => m.instance === survivor.instance && m.window.kind === 'complete'));
+    INSTANCES.forEach((instance, i) => {
+      const sequences = metrics.filter((m) => m.instance === instance).map((m) => m.sequence);
+      assert.deepEqual(sequences, Array.from({ length: states[i]!.evaluator!.sequence }, (_, j) => j + 1), `${instance}: each window once, in order`);
+    });
+    assert.ok(metrics.some((m) => m.instance === survivor.instance && m.window.kind === 'complete'), `${survivor.instance}'s complete window`);
+  } finally {
+    await live.catch(() => undefined);
+    if (LOG_DIR !== undefined) for (const run of runs) writeFileSync(join(LOG_DIR, `kill-one-${run.instance}.log`), run.output());
+    for (const run of runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+  }
+});
