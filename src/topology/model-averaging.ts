@@ -16,6 +16,7 @@ import { decodeRecord } from '../codec/avro.js';
 import { modelSnapshotFromRecord } from '../codec/mapping.js';
 import { SCHEMA_NAMES, type ModelSnapshotRecord } from '../codec/records.js';
 import { describeError } from '../errors.js';
+import { withAdmin } from '../kafka/admin.js';
 import type { Kafka } from '../kafka/client.js';
 import { averageModels } from '../learn/average.js';
 import type { OnlineClassifier } from '../learn/classifier.js';
@@ -54,9 +55,13 @@ export class ModelAveraging {
     return this.options.now?.() ?? Date.now();
   }
 
-  /** Follows the snapshots topic from its end (snapshots published from now on). */
+  /**
+   * Follows the snapshots topic from the first snapshot younger than `maxAgeMs` (by Kafka timestamp), so a
+   * process that starts late still sees the others' latest snapshots.
+   */
   async start(): Promise<void> {
     const o = this.options;
+    const since = await withAdmin(o.kafka, (admin) => admin.fetchTopicOffsetsByTimestamp(o.topic, this.now() - o.maxAgeMs));
     const consumer = o.kafka.consumer({
       groupId: `tokrs-average-${o.topology}-${o.instance}-${process.pid}-${Date.now()}`,
       readUncommitted: !o.readCommitted,
@@ -67,7 +72,7 @@ export class ModelAveraging {
     this.consumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics: [o.topic], fromBeginning: false });
-    await consumer.run({
+    const run = consumer.run({
       autoCommit: false,
       eachMessage: async ({ message }) => {
         if (message.value === null) return;
@@ -78,6 +83,9 @@ export class ModelAveraging {
         }
       },
     });
+    // Seeks wait for the partition's assignment (KafkaJS applies them at the next fetch).
+    for (const p of since) if (Number(p.offset) >= 0) consumer.seek({ topic: o.topic, partition: p.partition, offset: p.offset });
+    await run;
   }
 
   /** A snapshot read from the topic (public for tests that feed records directly). */

@@ -17,7 +17,10 @@ import { SCHEMA_NAMES, type MetricsRecord } from '../../src/codec/records.js';
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
 import { feedLines } from '../../src/kafka/feed.js';
 import { createRandom } from '../../src/sample/random.js';
-import { checkpointKey, readLatestCheckpoint, restoredFrom, type RestoredState } from '../../src/state/checkpoint.js';
+import { ClassificationSummary } from '../../src/evaluate/metrics.js';
+import { checkpointKey, partitionCheckpointFrom, readLatestCheckpoint, readLatestCheckpoints, restoredFrom, type RestoredState } from '../../src/state/checkpoint.js';
+import { partitionKey } from '../../src/state/partition-state.js';
+import { createPartitionStates } from '../../src/topology/pipeline.js';
 import { consumerLag } from '../../src/topology/runner.js';
 import { readReviews } from '../support/data.js';
 import { testBrokers, testKafka, uniqueName } from '../support/kafka.js';
@@ -238,6 +241,26 @@ test('SIGKILL one of two processes: the survivor takes its partitions, every mes
     console.log(`counted ${each}; ${leftOver} of ${victim.instance}'s messages left to ${survivor.instance}`);
     assert.equal(counted.messages, TOTAL, `evaluator messages ${each}: every message once`);
     assert.equal(counted.labelled, TOTAL, 'evaluator labelled: every message once');
+
+    // State per partition: the victim's partitions moved to the survivor with their committed state, so
+    // the partitions' committed states count every message once and sample all of them.
+    const prefix = `${t.name}/partition/`;
+    const partitionRecords = await readLatestCheckpoints(kafka, t.checkpoint!.topic, (key) => key.startsWith(prefix));
+    assert.equal(partitionRecords.size, 6, 'a committed state for each partition');
+    const taken = createPartitionStates(t);
+    let scored = 0;
+    for (const record of partitionRecords.values()) {
+      const p = partitionCheckpointFrom(record);
+      taken.install(partitionKey(p.topic, p.partition), p.state);
+      scored += taken.summaryOf(partitionKey(p.topic, p.partition)).get().count;
+    }
+    const scoredByProcesses = states.reduce((sum, s) => {
+      const overall = new ClassificationSummary();
+      overall.restore(s.evaluator!.overall);
+      return sum + overall.get().count;
+    }, 0);
+    assert.equal(scored, scoredByProcesses, `partitions' totals ${scored}, processes' ${scoredByProcesses}`);
+    assert.equal(taken.sampler.count, TOTAL, 'the partitions sampled every message once');
 
     // A read_committed reader sees each (instance, sequence) window at most once, and each instance's
     // windows in order, up to the last one its committed checkpoint knows of: the windows of the victim's
