@@ -72,11 +72,8 @@ export interface PartitionCheckpoint {
   readonly instance: string | null;
 }
 
-/**
- * The checkpoint of a pipeline's state as it is now. Call it only between messages (nothing in flight),
- * so the state is exactly that of the messages up to `positions`.
- */
-export function captureCheckpoint(input: {
+/** Whose state, which checkpoint, and the source positions it covers. */
+export interface CaptureInput {
   topology: string;
   instance: string;
   runId: string;
@@ -84,7 +81,13 @@ export function captureCheckpoint(input: {
   state: PipelineState;
   positions: readonly SourcePosition[];
   now: number;
-}): CheckpointRecord {
+}
+
+/**
+ * The checkpoint of a pipeline's state as it is now. Call it only between messages (nothing in flight),
+ * so the state is exactly that of the messages up to `positions`.
+ */
+export function captureCheckpoint(input: CaptureInput): CheckpointRecord {
   const { state } = input;
   const learner = state.learner.current;
   const counters: PipelineCounters = {
@@ -116,15 +119,7 @@ export function captureCheckpoint(input: {
  * The records of the partitions whose state changed since the last call (`PartitionStates.takeChanged`),
  * at `positions`. Same rule as `captureCheckpoint`: only between messages.
  */
-export function capturePartitionCheckpoints(input: {
-  topology: string;
-  instance: string;
-  runId: string;
-  version: number;
-  state: PipelineState;
-  positions: readonly SourcePosition[];
-  now: number;
-}): { key: string; record: CheckpointRecord }[] {
+export function capturePartitionCheckpoints(input: CaptureInput): { key: string; record: CheckpointRecord }[] {
   const states = input.state.partitions;
   if (states === undefined) return [];
   const out: { key: string; record: CheckpointRecord }[] = [];

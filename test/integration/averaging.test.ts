@@ -9,11 +9,9 @@ import { test } from 'node:test';
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
 import { feedLines } from '../../src/kafka/feed.js';
 import { createLogger } from '../../src/observe/logger.js';
-import { ClassificationSummary } from '../../src/evaluate/metrics.js';
-import { checkpointKey, partitionCheckpointFrom, readLatestCheckpoints, restoredFrom } from '../../src/state/checkpoint.js';
-import { partitionKey } from '../../src/state/partition-state.js';
-import { createPartitionStates } from '../../src/topology/pipeline.js';
+import { checkpointKey, readLatestCheckpoint, restoredFrom } from '../../src/state/checkpoint.js';
 import { consumerLag, startTopology } from '../../src/topology/runner.js';
+import { committedPartitionStates, scoredByProcesses } from '../support/checkpoints.js';
 import { readReviews } from '../support/data.js';
 import { testKafka } from '../support/kafka.js';
 import { freshTopology } from '../support/topology.js';
@@ -77,27 +75,14 @@ test('two processes average their models through the snapshots topic; every mess
   }
   assert.equal(aSummary.labelled + bSummary.labelled, TOTAL);
 
-  const prefix = `${t.name}/partition/`;
-  const records = await readLatestCheckpoints(kafka, t.checkpoint!.topic, (key) => key.startsWith(prefix));
-  assert.equal(records.size, 4);
-  const states = createPartitionStates(t);
-  let scored = 0;
-  for (const record of records.values()) {
-    const p = partitionCheckpointFrom(record);
-    states.install(partitionKey(p.topic, p.partition), p.state);
-    scored += states.summaryOf(partitionKey(p.topic, p.partition)).get().count;
-  }
+  const { partitions, states, scored } = await committedPartitionStates(kafka, t);
+  assert.equal(partitions.length, 4);
   // Exactly the messages the processes' own evaluators scored (a fresh model cannot score its first
   // message, unless it averaged the other's model in before it).
-  let scoredByProcesses = 0;
-  for (const instance of ['a', 'b']) {
-    const ownRecord = (await readLatestCheckpoints(kafka, t.checkpoint!.topic, (k) => k === checkpointKey(t.name, instance))).get(checkpointKey(t.name, instance))!;
-    const own = restoredFrom(ownRecord);
-    const overall = new ClassificationSummary();
-    overall.restore(own.evaluator!.overall);
-    scoredByProcesses += overall.get().count;
-  }
-  assert.equal(scored, scoredByProcesses, 'the partitions count every message the processes scored, once');
+  const own = await Promise.all(
+    ['a', 'b'].map(async (instance) => restoredFrom((await readLatestCheckpoint(kafka, t.checkpoint!.topic, checkpointKey(t.name, instance)))!)),
+  );
+  assert.equal(scored, scoredByProcesses(own), 'the partitions count every message the processes scored, once');
   assert.ok(scored >= TOTAL - 2);
   assert.equal(states.sampler.count, TOTAL);
   console.log(`averages: a ${aSummary.averages} (${aSummary.averagedIn} snapshots), b ${bSummary.averages} (${bSummary.averagedIn})`);

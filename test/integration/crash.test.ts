@@ -8,13 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { decodeRecord } from '../../src/codec/avro.js';
-import { SCHEMA_NAMES, type MetricsRecord } from '../../src/codec/records.js';
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
 import { feedLines } from '../../src/kafka/feed.js';
 import { createRandom } from '../../src/sample/random.js';
+import { readCommittedMetrics } from '../support/checkpoints.js';
 import { readReviews } from '../support/data.js';
-import { testBrokers, testKafka, uniqueName } from '../support/kafka.js';
+import { testBrokers, testKafka } from '../support/kafka.js';
 import { freshTopology, writeTopology } from '../support/topology.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,21 +31,6 @@ function startRun(file: string): { child: ChildProcess; exited: Promise<number |
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exited, output: () => output };
-}
-
-async function readCommittedMetrics(topic: string, until: (records: MetricsRecord[]) => boolean): Promise<MetricsRecord[]> {
-  const records: MetricsRecord[] = [];
-  const consumer = kafka.consumer({ groupId: uniqueName('metrics-reader'), readUncommitted: false });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => void records.push(decodeRecord(SCHEMA_NAMES.metrics, message.value!, message.headers)),
-  });
-  const deadline = Date.now() + 30_000;
-  while (!until(records) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  await new Promise((r) => setTimeout(r, 1000));
-  await consumer.disconnect();
-  return records;
 }
 
 test('SIGKILL at random points: exactly 50,000 counted, no metrics window twice (exactly-once)', async () => {
@@ -95,7 +79,7 @@ test('SIGKILL at random points: exactly 50,000 counted, no metrics window twice 
   assert.ok(summary.restoredFrom !== null, 'the last run resumed from a checkpoint');
   assert.equal(summary.seen, TOTAL);
 
-  const metrics = await readCommittedMetrics(t.outputs.metrics!.topic, (r) => r.some((m) => m.window.kind === 'complete'));
+  const metrics = await readCommittedMetrics(kafka, t.outputs.metrics!.topic, (r) => r.some((m) => m.window.kind === 'complete'));
   const sequences = metrics.map((m) => m.sequence);
   assert.deepEqual(sequences, Array.from({ length: sequences.length }, (_, i) => i + 1), 'every window once, none lost');
   const last = metrics.at(-1)!;

@@ -12,18 +12,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { decodeRecord } from '../../src/codec/avro.js';
-import { SCHEMA_NAMES, type MetricsRecord } from '../../src/codec/records.js';
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
 import { feedLines } from '../../src/kafka/feed.js';
 import { createRandom } from '../../src/sample/random.js';
-import { ClassificationSummary } from '../../src/evaluate/metrics.js';
-import { checkpointKey, partitionCheckpointFrom, readLatestCheckpoint, readLatestCheckpoints, restoredFrom, type RestoredState } from '../../src/state/checkpoint.js';
-import { partitionKey } from '../../src/state/partition-state.js';
-import { createPartitionStates } from '../../src/topology/pipeline.js';
+import { checkpointKey, readLatestCheckpoint, restoredFrom, type RestoredState } from '../../src/state/checkpoint.js';
 import { consumerLag } from '../../src/topology/runner.js';
+import { committedPartitionStates, readCommittedMetrics, scoredByProcesses } from '../support/checkpoints.js';
 import { readReviews } from '../support/data.js';
-import { testBrokers, testKafka, uniqueName } from '../support/kafka.js';
+import { testBrokers, testKafka } from '../support/kafka.js';
 import { freshTopology, writeTopology } from '../support/topology.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -105,20 +101,6 @@ async function fence(transactionalId: string): Promise<void> {
   } finally {
     await producer.disconnect();
   }
-}
-
-async function readCommittedMetrics(topic: string, done: (records: MetricsRecord[]) => boolean): Promise<MetricsRecord[]> {
-  const records: MetricsRecord[] = [];
-  const consumer = kafka.consumer({ groupId: uniqueName('metrics-reader'), readUncommitted: false });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => void records.push(decodeRecord(SCHEMA_NAMES.metrics, message.value!, message.headers)) });
-  const deadline = Date.now() + 30_000;
-  while (!done(records) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  // Anything published twice would come right after.
-  await new Promise((r) => setTimeout(r, 1000));
-  await consumer.disconnect();
-  return records;
 }
 
 test('SIGKILL one of two processes: the survivor takes its partitions, every message counted once', async () => {
@@ -244,29 +226,17 @@ test('SIGKILL one of two processes: the survivor takes its partitions, every mes
 
     // State per partition: the victim's partitions moved to the survivor with their committed state, so
     // the partitions' committed states count every message once and sample all of them.
-    const prefix = `${t.name}/partition/`;
-    const partitionRecords = await readLatestCheckpoints(kafka, t.checkpoint!.topic, (key) => key.startsWith(prefix));
-    assert.equal(partitionRecords.size, 6, 'a committed state for each partition');
-    const taken = createPartitionStates(t);
-    let scored = 0;
-    for (const record of partitionRecords.values()) {
-      const p = partitionCheckpointFrom(record);
-      taken.install(partitionKey(p.topic, p.partition), p.state);
-      scored += taken.summaryOf(partitionKey(p.topic, p.partition)).get().count;
-    }
-    const scoredByProcesses = states.reduce((sum, s) => {
-      const overall = new ClassificationSummary();
-      overall.restore(s.evaluator!.overall);
-      return sum + overall.get().count;
-    }, 0);
-    assert.equal(scored, scoredByProcesses, `partitions' totals ${scored}, processes' ${scoredByProcesses}`);
+    const { partitions, states: taken, scored } = await committedPartitionStates(kafka, t);
+    assert.equal(partitions.length, 6, 'a committed state for each partition');
+    const byProcesses = scoredByProcesses(states);
+    assert.equal(scored, byProcesses, `partitions' totals ${scored}, processes' ${byProcesses}`);
     assert.equal(taken.sampler.count, TOTAL, 'the partitions sampled every message once');
 
     // A read_committed reader sees each (instance, sequence) window at most once, and each instance's
     // windows in order, up to the last one its committed checkpoint knows of: the windows of the victim's
     // work after that checkpoint died with its open transaction. The survivor's run ends with its complete
     // window.
-    const metrics = await readCommittedMetrics(t.outputs.metrics!.topic, (records) => records.some((m) => m.instance === survivor.instance && m.window.kind === 'complete'));
+    const metrics = await readCommittedMetrics(kafka, t.outputs.metrics!.topic, (records) => records.some((m) => m.instance === survivor.instance && m.window.kind === 'complete'));
     INSTANCES.forEach((instance, i) => {
       const sequences = metrics.filter((m) => m.instance === instance).map((m) => m.sequence);
       assert.deepEqual(sequences, Array.from({ length: states[i]!.evaluator!.sequence }, (_, j) => j + 1), `${instance}: each window once, in order`);

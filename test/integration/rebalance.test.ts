@@ -9,18 +9,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeRecord } from '../../src/codec/avro.js';
-import { SCHEMA_NAMES, type MetricsRecord } from '../../src/codec/records.js';
-import { ClassificationSummary } from '../../src/evaluate/metrics.js';
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
-import { checkpointKey, partitionCheckpointFrom, readLatestCheckpoint, readLatestCheckpoints, restoredFrom } from '../../src/state/checkpoint.js';
-import { partitionKey } from '../../src/state/partition-state.js';
-import { createPartitionStates } from '../../src/topology/pipeline.js';
+import { checkpointKey, readLatestCheckpoint, restoredFrom } from '../../src/state/checkpoint.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { consumerLag, startTopology } from '../../src/topology/runner.js';
 import { goodnessOfFit } from '../support/chi-square.js';
+import { committedPartitionStates, readCommittedMetrics, scoredByProcesses } from '../support/checkpoints.js';
 import { readReviews } from '../support/data.js';
-import { testKafka, uniqueName } from '../support/kafka.js';
+import { testKafka } from '../support/kafka.js';
 import { freshTopology } from '../support/topology.js';
 
 const kafka = testKafka('rebalance');
@@ -34,21 +30,6 @@ const until = async (condition: () => boolean, timeoutMs: number, what: string):
     await new Promise((r) => setTimeout(r, 50));
   }
 };
-
-/** Every metrics record of `topic` a read_committed reader sees, once `done` says it has them all. */
-async function readCommittedMetrics(topic: string, done: (records: MetricsRecord[]) => boolean): Promise<MetricsRecord[]> {
-  const records: MetricsRecord[] = [];
-  const consumer = kafka.consumer({ groupId: uniqueName('metrics-reader'), readUncommitted: false });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => void records.push(decodeRecord(SCHEMA_NAMES.metrics, message.value!, message.headers)) });
-  const deadline = Date.now() + 30_000;
-  while (!done(records) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  // Anything published twice would come right after.
-  await new Promise((r) => setTimeout(r, 1000));
-  await consumer.disconnect();
-  return records;
-}
 
 test('1 → 2 → 1 processes: every message counted once, metrics windows once, merged reservoir uniform', async () => {
   const t = freshTopology('waimai-sentiment.yaml', (base) => ({
@@ -110,7 +91,7 @@ test('1 → 2 → 1 processes: every message counted once, metrics windows once,
   // Each process's metrics windows, as a read_committed reader sees them: sequence 1..n once and in order,
   // a count window every 1000 of its messages, and the final windows' counts add up to every message once.
   const runs = { a: a.runId, b: b.runId };
-  const metrics = await readCommittedMetrics(t.outputs.metrics!.topic, (records) =>
+  const metrics = await readCommittedMetrics(kafka, t.outputs.metrics!.topic, (records) =>
     Object.values(runs).every((runId) => records.some((m) => m.runId === runId && m.window.kind === 'complete')),
   );
   const finals = Object.entries(runs).map(([instance, runId]) => {
@@ -128,25 +109,13 @@ test('1 → 2 → 1 processes: every message counted once, metrics windows once,
   // State per source partition: each partition's committed state covers all of its messages, whichever
   // process scored them, and a (which ends up with every partition) holds the sum: every message once,
   // although a itself processed only part of them.
-  const prefix = `${t.name}/partition/`;
-  const partitionRecords = await readLatestCheckpoints(kafka, t.checkpoint!.topic, (key) => key.startsWith(prefix));
-  assert.equal(partitionRecords.size, 3, 'a committed state for each source partition');
-  const taken = createPartitionStates(t);
+  const { partitions, states: taken, scored } = await committedPartitionStates(kafka, t);
+  assert.equal(partitions.length, 3, 'a committed state for each source partition');
   const ends = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
-  let scored = 0;
-  for (const record of partitionRecords.values()) {
-    const p = partitionCheckpointFrom(record);
-    assert.equal(p.offset, ends.find((e) => e.partition === p.partition)!.high, `partition ${p.partition}: state up to its end`);
-    taken.install(partitionKey(p.topic, p.partition), p.state);
-    scored += taken.summaryOf(partitionKey(p.topic, p.partition)).get().count;
-  }
+  for (const p of partitions) assert.equal(p.offset, ends.find((e) => e.partition === p.partition)!.high, `partition ${p.partition}: state up to its end`);
   // The same messages the processes' own evaluators scored (a fresh model cannot score its first message).
-  const scoredByProcesses = states.reduce((sum, s) => {
-    const overall = new ClassificationSummary();
-    overall.restore(s.evaluator!.overall);
-    return sum + overall.get().count;
-  }, 0);
-  assert.equal(scored, scoredByProcesses, `partitions' totals ${scored}, processes' ${scoredByProcesses}`);
+  const byProcesses = scoredByProcesses(states);
+  assert.equal(scored, byProcesses, `partitions' totals ${scored}, processes' ${byProcesses}`);
   assert.ok(scored >= TOTAL - 2, `${scored} of ${TOTAL} scored`);
   assert.equal(a.state.partitions!.totals().get().count, scored, "a's live totals are the partitions' committed ones");
   assert.ok(aSummary.labelled < TOTAL, 'b did part of the work of the partitions a holds at the end');
