@@ -90,6 +90,14 @@ export interface CaptureInput {
 export function captureCheckpoint(input: CaptureInput): CheckpointRecord {
   const { state } = input;
   const learner = state.learner.current;
+  // A pipeline that has learned is checkpointed with its model, or not at all: a record without it would
+  // restore counters that claim messages no model has learned from.
+  if (learner === undefined && state.labelled > 0) {
+    throw new TokrsError(
+      ERROR_CODES.SNAPSHOT,
+      `checkpoint ${input.version} of ${input.topology}: the learner is not attached (its pipeline has ended) although ${state.labelled} labelled messages were processed; capture checkpoints between messages of a running pipeline`,
+    );
+  }
   const counters: PipelineCounters = {
     seen: state.seen,
     labelled: state.labelled,

@@ -372,6 +372,8 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
   /** The checkpoint record of the state as it is now: only between messages, with nothing in flight. */
   const takeCheckpoint = (): TakenCheckpoint | undefined => {
     if (t.checkpoint === null || source.tracker.inFlight > 0) return undefined;
+    // The pipeline has ended (its learner is detached): its final state was captured when it completed.
+    if (state.learner.current === undefined && state.labelled > 0) return undefined;
     checkpointVersion++;
     checkpoints++;
     processedSinceCheckpoint = 0;

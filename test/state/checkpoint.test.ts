@@ -9,6 +9,7 @@ import { from, lastValueFrom, toArray } from 'rxjs';
 import { decodeRecord } from '../../src/codec/avro.js';
 import type { RawMessage } from '../../src/codec/decode-operator.js';
 import { SCHEMA_NAMES } from '../../src/codec/records.js';
+import { isTokrsError } from '../../src/errors.js';
 import { captureCheckpoint, capturePartitionCheckpoints, encodeCheckpoint, partitionCheckpointFrom, restoredFrom } from '../../src/state/checkpoint.js';
 import { partitionKey } from '../../src/state/partition-state.js';
 import { parseTopology } from '../../src/topology/load.js';
@@ -103,4 +104,18 @@ test('resuming from a checkpoint gives the same outputs as an uninterrupted run'
   console.log(
     `checkpoint records: process ${encoded.value.length} bytes (2^16-bucket FTRL model), partition ${encodedPartition.value.length} bytes (stratified reservoir of 200)`,
   );
+});
+
+test('a checkpoint of a pipeline that learned but whose learner is gone is refused, not written without its model', async () => {
+  const state = new PipelineState();
+  await lastValueFrom(from(messages.slice(0, 50)).pipe(topologyPipeline(topology, { runId: 'd' }, state), toArray()));
+  // The pipeline has completed: its learner is detached.
+  assert.equal(state.learner.current, undefined);
+  assert.ok(state.labelled > 0);
+  assert.throws(
+    () => captureCheckpoint({ topology: topology.name, instance: 'x', runId: 'd', version: 1, state, positions: [], now: 0 }),
+    (e: unknown) => isTokrsError(e, 'TOKRS_ERR_SNAPSHOT') && /learner is not attached/.test(e.message),
+  );
+  // Nothing learned yet: an empty checkpoint is fine.
+  assert.equal(captureCheckpoint({ topology: topology.name, instance: 'x', runId: 'e', version: 1, state: new PipelineState(), positions: [], now: 0 }).model, null);
 });
