@@ -18,7 +18,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { from, tap } from 'rxjs';
+import { Subject, from, tap } from 'rxjs';
 import { prequential } from '../src/evaluate/prequential.js';
 import type { MetricsReport } from '../src/evaluate/report.js';
 import { createFeaturizer } from '../src/features/featurizer.js';
@@ -27,7 +27,9 @@ import type { ModelConfigInput, TrainConfigInput } from '../src/learn/config.js'
 import { createRandom } from '../src/sample/random.js';
 import { UniformReservoir } from '../src/sample/uniform.js';
 import { createTokenizer } from '../src/tokenize/create-tokenizer.js';
-import type { Example, FeaturedRecord } from '../src/topology/record.js';
+import { createTokenizeStats } from '../src/tokenize/tokenize-operator.js';
+import { tokenizeOnWorkers } from '../src/tokenize/worker-pool.js';
+import type { Example, FeaturedRecord, TextRecord } from '../src/topology/record.js';
 
 const passesArg = process.argv.indexOf('--passes');
 const PASSES = passesArg >= 0 ? Number(process.argv[passesArg + 1]) : 5;
@@ -113,6 +115,74 @@ function runTokrs(name: string, model: ModelConfigInput, train: TrainConfigInput
   return { name, accuracy: e2e.report.overall.accuracy, macroF1: e2e.report.overall.macroF1, endToEnd: e2e.rate, learnerOnly: learner.rate };
 }
 
+/**
+ * End to end with the tokenizer on worker threads (a topology's `workers: N`): the workers segment and hash,
+ * the main thread scores, learns and samples, in message order. The pool is started (dictionaries loaded)
+ * before the clock, as in a long-running topology, and serves every pass; each pass has a fresh model,
+ * reservoir and evaluator, as in `runTokrs`.
+ */
+async function runTokrsOnWorkers(name: string, engine: 'nodejieba' | 'node-rs', workers: number, model: ModelConfigInput, train: TrainConfigInput): Promise<Result> {
+  const input$ = new Subject<TextRecord>();
+  let route: (r: FeaturedRecord) => void = () => undefined;
+  const pool = input$
+    .pipe(
+      tokenizeOnWorkers({
+        tokenize: { tokenizer: 'jieba', jieba: { engine } },
+        features: { bits: 20 },
+        workers,
+        reject: (_record, error) => {
+          throw error;
+        },
+        stats: createTokenizeStats(),
+        keepTokens: false,
+      }),
+    )
+    .subscribe((r) => route(r));
+  const record = (i: number): TextRecord => ({ id: String(i), text: rows[i].text, label: rows[i].label, timestamp: i });
+  // Warm-up: one message through, so every worker has loaded its dictionary before any pass is timed.
+  await new Promise<void>((resolve) => {
+    let back = 0;
+    route = () => void (++back === 2 * workers && resolve());
+    for (let w = 0; w < 2 * workers; w++) input$.next(record(w));
+  });
+  const runs: { report: MetricsReport; perSecond: number }[] = [];
+  for (let pass = 0; pass < PASSES; pass++) {
+    const reservoir = new UniformReservoir<Example>(2000, createRandom(20240601));
+    const pass$ = new Subject<FeaturedRecord>();
+    let report: MetricsReport | undefined;
+    pass$
+      .pipe(
+        tap((r) => reservoir.offer({ features: r.features, label: r.label!, tokenCount: r.tokenCount, timestamp: r.timestamp })),
+        prequential({
+          createModel: () => createClassifier(model, { dim: featurizer.dim, hashing }),
+          train,
+          evaluate: { reportEvery: 0, reportEveryMs: 0 },
+          reservoir: () => reservoir,
+        }),
+      )
+      .subscribe((o) => {
+        if (o.type === 'report') report = o.report;
+      });
+    const done = new Promise<number>((resolve) => {
+      let seen = 0;
+      route = (r) => {
+        pass$.next(r);
+        if (++seen === rows.length) resolve(performance.now());
+      };
+    });
+    const start = performance.now();
+    for (let i = 0; i < rows.length; i++) input$.next(record(i));
+    const end = await done;
+    pass$.complete();
+    runs.push({ report: report!, perSecond: rows.length / ((end - start) / 1000) });
+  }
+  pool.unsubscribe();
+  const first = runs[0].report.overall;
+  for (const r of runs) if (r.report.overall.accuracy !== first.accuracy) throw new Error(`passes disagree: accuracy ${first.accuracy} then ${r.report.overall.accuracy}`);
+  const rate = { cold: runs[0].perSecond, warm: Math.max(...runs.map((r) => r.perSecond)) };
+  return { name, accuracy: first.accuracy, macroF1: first.macroF1, endToEnd: rate, learnerOnly: { cold: NaN, warm: NaN } };
+}
+
 function ensureRiver(): string | undefined {
   const python = `${VENV}bin/python`;
   if (!existsSync(python)) {
@@ -156,19 +226,25 @@ const results: Result[] = [
 tokenizer = tokenizers['node-rs'];
 results.push(runTokrs('tokrs sgd, both, node-rs jieba', {}, { learnOn: 'both', replayEvery: 50, replayBatch: 16 }));
 tokenizer = tokenizers.nodejieba;
+// The same runs with the segmenter on one worker thread: same messages, same order, so the same scores.
+for (const [engine, workers, same] of [['nodejieba', 1, results[1]!], ['node-rs', 1, results[4]!], ['node-rs', 2, results[4]!]] as const) {
+  const onWorker = await runTokrsOnWorkers(`tokrs sgd, both, ${engine}, ${workers} worker${workers > 1 ? 's' : ''}`, engine, workers, {}, { learnOn: 'both', replayEvery: 50, replayBatch: 16 });
+  if (onWorker.accuracy !== same.accuracy) throw new Error(`${onWorker.name}: accuracy ${onWorker.accuracy}, on the main thread ${same.accuracy}`);
+  results.push(onWorker);
+}
 const river = runRiver();
 if (typeof river === 'string') console.log(`(${river})\n`);
 else results.push(river);
 
 const fmt = (v: number) => Math.round(v).toLocaleString('en-US');
-const rate = (r: Rate) => `${fmt(r.warm).padStart(9)} (${fmt(r.cold).padStart(7)})`;
+const rate = (r: Rate) => (Number.isNaN(r.warm) ? '(as above)'.padStart(19) : `${fmt(r.warm).padStart(9)} (${fmt(r.cold).padStart(7)})`);
 console.log('model                                          | accuracy | macro-F1 | msg/s end-to-end, warm (cold) | msg/s learner only, warm (cold)');
 console.log('-----------------------------------------------|----------|----------|-------------------------------|--------------------------------');
 for (const r of results) {
   console.log(`${r.name.padEnd(47)}| ${r.accuracy.toFixed(4).padStart(8)} | ${r.macroF1.toFixed(4).padStart(8)} | ${rate(r.endToEnd).padStart(29)} | ${rate(r.learnerOnly).padStart(30)}`);
 }
 if (typeof river !== 'string') {
-  const x = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
+  const x = (a: number, b: number) => (Number.isNaN(a) ? '-' : `${(a / b).toFixed(1)}x`);
   console.log('\nspeed-up over River, warm (cold): end-to-end / learner only   (goal: >= 20x)');
   for (const r of results.slice(0, -1)) {
     console.log(
