@@ -87,6 +87,7 @@ export class KafkaSource {
       this.consumer = consumer;
       let assignment: Record<string, number[]> = {};
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        this.memberId = event.payload.memberId;
         const next = event.payload.memberAssignment;
         // Partitions that moved to another member: their in-flight work no longer counts here.
         const revoked: { topic: string; partition: number }[] = [];
@@ -240,6 +241,30 @@ export class KafkaSource {
   private readonly pendingSeeks = new Map<string, bigint>();
   /** The partitions this member holds now. */
   assignment: Record<string, number[]> = {};
+
+  /** This member's id in its group, from the last join. */
+  private memberId: string | undefined;
+
+  /**
+   * Whether the group's coordinator still lists this member. A member that stalled past its session
+   * timeout is dropped and its partitions handed to others, but it learns so only at its next heartbeat;
+   * KafkaJS sends transactional offsets without the group generation (no KIP-447), so nothing on the broker
+   * stops such a zombie from committing. Asking right before a commit narrows that window to the commit
+   * itself. An answer that cannot be had (coordinator moving) counts as "still a member": the commit's own
+   * errors decide then.
+   */
+  async isMember(): Promise<boolean> {
+    const consumer = this.consumer;
+    if (consumer === undefined || this.memberId === undefined) return true;
+    let group: Awaited<ReturnType<Consumer['describeGroup']>>;
+    try {
+      group = await consumer.describeGroup();
+    } catch {
+      return true;
+    }
+    if (group.state === 'Dead' || group.state === 'Empty') return false;
+    return group.members.some((m) => m.memberId === this.memberId);
+  }
 
   /** Stops handing out messages until `unblock()` (during a rebalance, or while the pipeline is rewound). */
   block(): void {

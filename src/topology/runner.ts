@@ -206,6 +206,9 @@ function exactlyOnce(producer: Producer, groupId: string, source: KafkaSource, r
               topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
             });
           }
+          // A member dropped from its group (stalled past its session timeout) must not commit: the
+          // partitions' next owners may already have read the offsets this would overwrite.
+          if (!(await source.isMember())) throw new DroppedFromGroup();
           await transaction.commit();
         } catch (error) {
           await transaction.abort().catch(() => undefined);
@@ -394,7 +397,18 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     outputs: readonly OutputRecord[],
   ): Promise<void> => {
     const started = Date.now();
-    await committer.commit(checkpoint === undefined ? [] : [checkpoint.out, ...checkpoint.partitions], points, outputs);
+    try {
+      await committer.commit(checkpoint === undefined ? [] : [checkpoint.out, ...checkpoint.partitions], points, outputs);
+    } catch (error) {
+      if (!(error instanceof DroppedFromGroup)) throw error;
+      // Nothing was committed. This process's state counts messages that others may now process: it is
+      // rewound to its last committed checkpoint when it rejoins (the heartbeats of the blocked source make
+      // KafkaJS notice and rejoin within a second).
+      log.warn({ step: 'commit', version: checkpoint?.record.version ?? null }, 'dropped from the consumer group (stalled past the session timeout?); not committing, will rewind');
+      stale = true;
+      source.block();
+      return;
+    }
     if (checkpoint !== undefined) {
       lastCommitted = { record: checkpoint.record, restored: undefined };
       log.info(
@@ -633,6 +647,8 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     try {
       const started = Date.now();
       await commit(true);
+      // Dropped from the group while committing: nothing was committed, the assignment rewinds.
+      if (stale) return;
       if (processedSinceCheckpoint > 0 || source.tracker.inFlight > 0) {
         // Not all of it could be checkpointed (messages stuck in an asynchronous stage): the assignment
         // then rewinds this member if it loses partitions.
@@ -813,6 +829,13 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
       return summary;
     },
   };
+}
+
+/** The group no longer lists this member: it must not commit (see `KafkaSource.isMember`). */
+class DroppedFromGroup extends Error {
+  constructor() {
+    super('this member was dropped from its consumer group');
+  }
 }
 
 /** A checkpoint taken between two messages: the process's record and those of its changed partitions. */
