@@ -7,22 +7,20 @@
  * each process's windows at most once and in order.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
 import { feedLines } from '../../src/kafka/feed.js';
 import { createRandom } from '../../src/sample/random.js';
-import { checkpointKey, readLatestCheckpoint, restoredFrom, type RestoredState } from '../../src/state/checkpoint.js';
+import { checkpointKey, readLatestCheckpoint, restoredFrom } from '../../src/state/checkpoint.js';
 import { consumerLag } from '../../src/topology/runner.js';
 import { committedPartitionStates, readCommittedMetrics, scoredByProcesses } from '../support/checkpoints.js';
+import { assignedAll, countedAcrossInstances, fence, lastAssignment, startRun, until } from '../support/cli-run.js';
 import { readReviews } from '../support/data.js';
-import { testBrokers, testKafka } from '../support/kafka.js';
+import { testKafka } from '../support/kafka.js';
 import { freshTopology, writeTopology } from '../support/topology.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const kafka = testKafka('kill-one');
 const TOTAL = 30_000;
 /** Fed before the processes start; the rest arrives live, at LIVE_RATE, while they run. */
@@ -35,73 +33,6 @@ const INSTANCES = ['a', 'b'] as const;
 const SEED = process.env.TOKRS_TEST_SEED ?? 'kill-one';
 /** Where to keep the two processes' logs (kill-one-a.log, kill-one-b.log), if anywhere. */
 const LOG_DIR = process.env.TOKRS_TEST_LOG_DIR;
-
-interface Run {
-  instance: string;
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  /** The process's JSON log lines so far (pino on standard error). */
-  logs: () => Record<string, unknown>[];
-  output: () => string;
-}
-
-function startRun(file: string, instance: string): Run {
-  let output = '';
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'run', file, '--instance', instance, '--session-timeout', String(SESSION_TIMEOUT)],
-    { cwd: root, env: { ...process.env, KAFKA_BROKERS: testBrokers().join(','), TOKRS_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const logs = (): Record<string, unknown>[] =>
-    output
-      .split('\n')
-      .filter((line) => line.startsWith('{"level"'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-  return { instance, child, exited, logs, output: () => output };
-}
-
-const until = async (condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
-
-/** A process's partitions of `topic` in its latest assignment (undefined before its first one). */
-const lastAssignment = (run: Run, topic: string): number[] | undefined => {
-  const assigned = run.logs().filter((l) => l.msg === 'partitions assigned');
-  if (assigned.length === 0) return undefined;
-  return [...((assigned.at(-1)!.assignment as Record<string, number[]>)[topic] ?? [])].sort((x, y) => x - y);
-};
-
-/**
- * What the topology counted, over the instances' latest committed checkpoints: the sum that must equal
- * every message once. Kept apart so that what it sums can change in one place.
- */
-function countedAcrossInstances(states: readonly RestoredState[]): { messages: number; labelled: number } {
-  let messages = 0;
-  let labelled = 0;
-  for (const s of states) {
-    messages += s.evaluator?.messages ?? 0;
-    labelled += s.evaluator?.labelled ?? 0;
-  }
-  return { messages, labelled };
-}
-
-/** Aborts whatever transaction `transactionalId` left open, as a restart of its process would. */
-async function fence(transactionalId: string): Promise<void> {
-  const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  try {
-    await (await producer.transaction()).abort();
-  } finally {
-    await producer.disconnect();
-  }
-}
 
 test('SIGKILL one of two processes: the survivor takes its partitions, every message counted once', async () => {
   const t = freshTopology('waimai-sentiment.yaml', (base) => ({
@@ -124,7 +55,7 @@ test('SIGKILL one of two processes: the survivor takes its partitions, every mes
   const file = writeTopology(t);
 
   const random = createRandom(SEED);
-  const runs = INSTANCES.map((instance) => startRun(file, instance));
+  const runs = INSTANCES.map((instance) => startRun(file, instance, SESSION_TIMEOUT));
   // The rest arrives live from now on, so the kill lands while messages flow in (a backlog of 30,000 is
   // processed in a second or two).
   let feeding = true;
@@ -162,8 +93,7 @@ test('SIGKILL one of two processes: the survivor takes its partitions, every mes
     await live;
 
     // The survivor learns of the death only when the session times out, then takes every partition.
-    const tookAll = (l: Record<string, unknown>): boolean =>
-      l.msg === 'partitions assigned' && ((l.assignment as Record<string, number[]>)[topic] ?? []).length === PARTITIONS;
+    const tookAll = assignedAll(topic, PARTITIONS);
     await until(() => survivor.logs().slice(surviving).some(tookAll), SESSION_TIMEOUT + 20_000, `${survivor.instance} to be assigned all partitions`);
     const takeover = survivor.logs().slice(surviving).find(tookAll)!;
     const tookOver = (takeover.time as number) - killedAt;
@@ -195,7 +125,7 @@ test('SIGKILL one of two processes: the survivor takes its partitions, every mes
         return sum;
       });
     const stableBefore = await stable();
-    await fence(`tokrs-${t.name}-${victim.instance}`);
+    await fence(kafka, `tokrs-${t.name}-${victim.instance}`);
     // The abort markers are written just after the coordinator answers.
     let stableAfter = await stable();
     for (let i = 0; i < 10 && stableAfter === stableBefore; i++) {
