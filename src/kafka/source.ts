@@ -7,6 +7,7 @@
  */
 import type { Consumer, ConsumerConfig } from 'kafkajs';
 import { Observable } from 'rxjs';
+import { ERROR_CODES, TokrsError, describeError } from '../errors.js';
 import type { RawMessage } from '../codec/decode-operator.js';
 import { installBeforeRejoinHook, type BeforeRejoinPayload } from './before-rejoin.js';
 import type { Kafka } from './client.js';
@@ -88,6 +89,7 @@ export class KafkaSource {
       let assignment: Record<string, number[]> = {};
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
         this.memberId = event.payload.memberId;
+        this.joins++;
         const next = event.payload.memberAssignment;
         // Partitions that moved to another member: their in-flight work no longer counts here.
         const revoked: { topic: string; partition: number }[] = [];
@@ -244,14 +246,24 @@ export class KafkaSource {
 
   /** This member's id in its group, from the last join. */
   private memberId: string | undefined;
+  private joins = 0;
+
+  /**
+   * How many times this consumer has joined its group. State captured under one join must not be committed
+   * under another: a rejoin that the before-rejoin hook did not see (the member was dropped) may have moved
+   * the state's partitions to other members in between.
+   */
+  get generation(): number {
+    return this.joins;
+  }
 
   /**
    * Whether the group's coordinator still lists this member. A member that stalled past its session
    * timeout is dropped and its partitions handed to others, but it learns so only at its next heartbeat;
    * KafkaJS sends transactional offsets without the group generation (no KIP-447), so nothing on the broker
    * stops such a zombie from committing. Asking right before a commit narrows that window to the commit
-   * itself. An answer that cannot be had (coordinator moving) counts as "still a member": the commit's own
-   * errors decide then.
+   * itself. When the coordinator cannot answer (it is moving, the broker restarts), this throws a retriable
+   * error: the caller's transaction is aborted and tried again, never committed on a guess.
    */
   async isMember(): Promise<boolean> {
     const consumer = this.consumer;
@@ -259,8 +271,11 @@ export class KafkaSource {
     let group: Awaited<ReturnType<Consumer['describeGroup']>>;
     try {
       group = await consumer.describeGroup();
-    } catch {
-      return true;
+    } catch (error) {
+      throw new TokrsError(ERROR_CODES.KAFKA, `could not ask the group coordinator whether this member is still in ${this.options.groupId}: ${describeError(error)}`, {
+        retriable: true,
+        cause: error,
+      });
     }
     if (group.state === 'Dead' || group.state === 'Empty') return false;
     return group.members.some((m) => m.memberId === this.memberId);

@@ -146,7 +146,7 @@ interface Committer {
    * the process's and its partitions', so the offsets never run ahead of the state), atomically where the
    * guarantee says so.
    */
-  commit(checkpoints: readonly OutputRecord[], points: readonly CommitPoint[], outputs: readonly OutputRecord[]): Promise<void>;
+  commit(checkpoints: readonly OutputRecord[], points: readonly CommitPoint[], outputs: readonly OutputRecord[], mayCommit: () => Promise<boolean>): Promise<void>;
   /** Takes the outputs queued so far (synchronously, with the checkpoint and points they belong to). */
   takeOutputs(): OutputRecord[];
   close(): Promise<void>;
@@ -177,7 +177,7 @@ function exactlyOnce(producer: Producer, groupId: string, source: KafkaSource, r
       pending = [];
       return taken;
     },
-    async commit(checkpoints, points, outputs) {
+    async commit(checkpoints, points, outputs, mayCommit) {
       if (checkpoints.length === 0 && outputs.length === 0 && points.length === 0) return;
       const records = [...outputs, ...checkpoints];
       // The same records, checkpoint and offsets are retried in a fresh transaction after a retriable
@@ -208,7 +208,8 @@ function exactlyOnce(producer: Producer, groupId: string, source: KafkaSource, r
           }
           // A member dropped from its group (stalled past its session timeout) must not commit: the
           // partitions' next owners may already have read the offsets this would overwrite.
-          if (!(await source.isMember())) throw new DroppedFromGroup();
+          // Asked at the last moment: the state may have become another member's while it was sent.
+          if (!(await mayCommit())) throw new DroppedFromGroup();
           await transaction.commit();
         } catch (error) {
           await transaction.abort().catch(() => undefined);
@@ -387,6 +388,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     return {
       out: { topic, key: checkpointKey(t.name, instance), ...encodeCheckpoint(record) },
       record,
+      generation: source.generation,
       partitions: capturePartitionCheckpoints(at).map((p) => ({ topic, key: p.key, ...encodeCheckpoint(p.record) })),
     };
   };
@@ -398,15 +400,24 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
   ): Promise<void> => {
     const started = Date.now();
     try {
-      await committer.commit(checkpoint === undefined ? [] : [checkpoint.out, ...checkpoint.partitions], points, outputs);
+      const generation = checkpoint?.generation ?? source.generation;
+      // The state was captured under this member's join `generation`. After a rejoin since (one the
+      // before-rejoin hook did not see: the member had been dropped), after partitions moved while it was
+      // ahead of its commits (stale), or once the coordinator no longer lists the member, it is not this
+      // member's to commit.
+      const mayCommit = async (): Promise<boolean> => !stale && source.generation === generation && (await source.isMember());
+      await committer.commit(checkpoint === undefined ? [] : [checkpoint.out, ...checkpoint.partitions], points, outputs, mayCommit);
     } catch (error) {
       if (!(error instanceof DroppedFromGroup)) throw error;
-      // Nothing was committed. This process's state counts messages that others may now process: it is
-      // rewound to its last committed checkpoint when it rejoins (the heartbeats of the blocked source make
-      // KafkaJS notice and rejoin within a second).
-      log.warn({ step: 'commit', version: checkpoint?.record.version ?? null }, 'dropped from the consumer group (stalled past the session timeout?); not committing, will rewind');
+      // Nothing was committed. This process's state counts messages that others may have processed since:
+      // it goes back to its last committed checkpoint. Already rejoined: now. Not yet: at the assignment of
+      // its rejoin (the heartbeats of the blocked source make KafkaJS notice within a second).
+      log.warn({ step: 'commit', version: checkpoint?.record.version ?? null }, 'dropped from the consumer group (stalled past the session timeout?); not committing, going back to the last committed checkpoint');
+      // Already stale: the assignment that made it so has queued the rewind.
+      if (stale) return;
       stale = true;
-      source.block();
+      if (checkpoint !== undefined && source.generation !== checkpoint.generation) rewind([]);
+      else source.block();
       return;
     }
     if (checkpoint !== undefined) {
@@ -842,6 +853,8 @@ class DroppedFromGroup extends Error {
 interface TakenCheckpoint {
   out: OutputRecord;
   record: CheckpointRecord;
+  /** The consumer's join generation when it was taken (see `KafkaSource.generation`). */
+  generation: number;
   partitions: OutputRecord[];
 }
 
