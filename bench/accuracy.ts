@@ -18,7 +18,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Subject, from, tap } from 'rxjs';
+import { Subject, from, tap, type Observable } from 'rxjs';
 import { prequential } from '../src/evaluate/prequential.js';
 import type { MetricsReport } from '../src/evaluate/report.js';
 import { createFeaturizer } from '../src/features/featurizer.js';
@@ -84,26 +84,35 @@ function repeat(pass: () => { report: MetricsReport; perSecond: number }): { rep
   return { report: runs[0].report, rate: { cold: runs[0].perSecond, warm: Math.max(...runs.map((r) => r.perSecond)) } };
 }
 
+/**
+ * One prequential run over `records$` with a fresh model, reservoir and evaluator (the reservoir offered
+ * each record before the learner sees it, as a topology does); returns the last report once it is there.
+ */
+function learnOn(records$: Observable<FeaturedRecord>, model: ModelConfigInput, train: TrainConfigInput): () => MetricsReport | undefined {
+  const reservoir = new UniformReservoir<Example>(2000, createRandom(20240601));
+  let report: MetricsReport | undefined;
+  records$
+    .pipe(
+      tap((r) => reservoir.offer({ features: r.features, label: r.label!, tokenCount: r.tokenCount, timestamp: r.timestamp })),
+      prequential({
+        createModel: () => createClassifier(model, { dim: featurizer.dim, hashing }),
+        train,
+        evaluate: { reportEvery: 0, reportEveryMs: 0 },
+        reservoir: () => reservoir,
+      }),
+    )
+    .subscribe((o) => {
+      if (o.type === 'report') report = o.report;
+    });
+  return () => report;
+}
+
 function runTokrs(name: string, model: ModelConfigInput, train: TrainConfigInput): Result {
   const once = (records: () => Iterable<FeaturedRecord>): { report: MetricsReport; perSecond: number } => {
-    const reservoir = new UniformReservoir<Example>(2000, createRandom(20240601));
-    let report: MetricsReport | undefined;
     const start = performance.now();
-    from(records())
-      .pipe(
-        tap((r) => reservoir.offer({ features: r.features, label: r.label!, tokenCount: r.tokenCount, timestamp: r.timestamp })),
-        prequential({
-          createModel: () => createClassifier(model, { dim: featurizer.dim, hashing }),
-          train,
-          evaluate: { reportEvery: 0, reportEveryMs: 0 },
-          reservoir: () => reservoir,
-        }),
-      )
-      .subscribe((o) => {
-        if (o.type === 'report') report = o.report;
-      });
+    const report = learnOn(from(records()), model, train);
     const seconds = (performance.now() - start) / 1000;
-    return { report: report!, perSecond: rows.length / seconds };
+    return { report: report()!, perSecond: rows.length / seconds };
   };
   const e2e = repeat(() =>
     once(function* () {
@@ -147,22 +156,8 @@ async function runTokrsOnWorkers(name: string, engine: 'nodejieba' | 'node-rs', 
   });
   const runs: { report: MetricsReport; perSecond: number }[] = [];
   for (let pass = 0; pass < PASSES; pass++) {
-    const reservoir = new UniformReservoir<Example>(2000, createRandom(20240601));
     const pass$ = new Subject<FeaturedRecord>();
-    let report: MetricsReport | undefined;
-    pass$
-      .pipe(
-        tap((r) => reservoir.offer({ features: r.features, label: r.label!, tokenCount: r.tokenCount, timestamp: r.timestamp })),
-        prequential({
-          createModel: () => createClassifier(model, { dim: featurizer.dim, hashing }),
-          train,
-          evaluate: { reportEvery: 0, reportEveryMs: 0 },
-          reservoir: () => reservoir,
-        }),
-      )
-      .subscribe((o) => {
-        if (o.type === 'report') report = o.report;
-      });
+    const report = learnOn(pass$, model, train);
     const done = new Promise<number>((resolve) => {
       let seen = 0;
       route = (r) => {
@@ -174,7 +169,7 @@ async function runTokrsOnWorkers(name: string, engine: 'nodejieba' | 'node-rs', 
     for (let i = 0; i < rows.length; i++) input$.next(record(i));
     const end = await done;
     pass$.complete();
-    runs.push({ report: report!, perSecond: rows.length / ((end - start) / 1000) });
+    runs.push({ report: report()!, perSecond: rows.length / ((end - start) / 1000) });
   }
   pool.unsubscribe();
   const first = runs[0].report.overall;
