@@ -10,16 +10,14 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
-import { feedLines } from '../../src/kafka/feed.js';
+import { withAdmin } from '../../src/kafka/admin.js';
 import { createRandom } from '../../src/sample/random.js';
 import { checkpointKey, readLatestCheckpoint, restoredFrom } from '../../src/state/checkpoint.js';
 import { consumerLag } from '../../src/topology/runner.js';
 import { committedPartitionStates, readCommittedMetrics, scoredByProcesses } from '../support/checkpoints.js';
-import { assignedAll, countedAcrossInstances, fence, lastAssignment, startRun, until } from '../support/cli-run.js';
-import { readReviews } from '../support/data.js';
+import { assignedAll, countedAcrossInstances, fence, lastAssignment, startOnLiveFeed, until, untilEachHoldsItsShare } from '../support/cli-run.js';
 import { testKafka } from '../support/kafka.js';
-import { freshTopology, writeTopology } from '../support/topology.js';
+import { freshTopology } from '../support/topology.js';
 
 const kafka = testKafka('kill-one');
 const TOTAL = 30_000;
@@ -47,39 +45,26 @@ test('SIGKILL one of two processes: the survivor takes its partitions, every mes
   }));
   const topic = t.source.topics[0]!;
   const group = t.source.group!;
-  await withAdmin(kafka, (admin) => ensureTopics(admin, [{ topic, partitions: PARTITIONS }]));
-  const reviews = readReviews();
-  const lines = Array.from({ length: TOTAL }, (_, i) => JSON.stringify({ ...reviews[i % reviews.length], id: `m${i}` }));
-  const feed = { topic, format: 'json', jsonInput: true, idField: 'id' } as const;
-  await feedLines(kafka, lines.slice(0, BACKLOG), feed);
-  const file = writeTopology(t);
-
   const random = createRandom(SEED);
-  const runs = INSTANCES.map((instance) => startRun(file, instance, SESSION_TIMEOUT));
-  // The rest arrives live from now on, so the kill lands while messages flow in (a backlog of 30,000 is
-  // processed in a second or two).
-  let feeding = true;
-  const feedStarted = Date.now();
-  const live = feedLines(kafka, lines.slice(BACKLOG), { ...feed, rate: LIVE_RATE }).finally(() => (feeding = false));
-  const feedMs = ((TOTAL - BACKLOG) / LIVE_RATE) * 1000;
+  // The rest of the feed arrives live once both run, so what happens to a process lands while messages
+  // flow in (a backlog of all of them would be processed in a second or two).
+  const { runs, live, feeding, feedStarted, feedMs } = await startOnLiveFeed(kafka, t, {
+    instances: INSTANCES,
+    total: TOTAL,
+    backlog: BACKLOG,
+    rate: LIVE_RATE,
+    partitions: PARTITIONS,
+    sessionTimeoutMs: SESSION_TIMEOUT,
+  });
   try {
     // Both consuming, half the partitions each, and each has committed a checkpoint since.
-    await until(
-      () =>
-        runs.every((run) => {
-          const logs = run.logs();
-          const assigned = logs.findLastIndex((l) => l.msg === 'partitions assigned');
-          return lastAssignment(run, topic)?.length === PARTITIONS / 2 && logs.slice(assigned).some((l) => l.msg === 'checkpoint committed');
-        }),
-      60_000,
-      'both processes to consume three partitions each and commit a checkpoint',
-    );
+    await untilEachHoldsItsShare(runs, topic, PARTITIONS);
     const victim = runs[Math.floor(random.next() * runs.length)]!;
     const survivor = runs.find((r) => r !== victim)!;
     // A seeded random moment in the second half of the live feed (after both are going, in any case).
     const killAt = Math.floor(feedMs * (0.45 + 0.4 * random.next()));
     await new Promise((r) => setTimeout(r, killAt - (Date.now() - feedStarted)));
-    assert.ok(feeding, 'messages still arriving when the victim is killed');
+    assert.ok(feeding(), 'messages still arriving when the victim is killed');
     assert.equal(victim.child.exitCode, null, `${victim.instance} still running when it is killed`);
     // The survivor's log from here on must show it taking the victim's partitions.
     const surviving = survivor.logs().length;

@@ -14,16 +14,14 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
-import { feedLines } from '../../src/kafka/feed.js';
+import { withAdmin } from '../../src/kafka/admin.js';
 import { createRandom } from '../../src/sample/random.js';
 import { checkpointKey, readLatestCheckpoint, restoredFrom } from '../../src/state/checkpoint.js';
 import { consumerLag } from '../../src/topology/runner.js';
 import { committedPartitionStates, readCommittedMetrics, scoredByProcesses } from '../support/checkpoints.js';
-import { assignedAll, countedAcrossInstances, lastAssignment, startRun, until } from '../support/cli-run.js';
-import { readReviews } from '../support/data.js';
+import { assignedAll, countedAcrossInstances, lastAssignment, startOnLiveFeed, until, untilEachHoldsItsShare } from '../support/cli-run.js';
 import { testKafka } from '../support/kafka.js';
-import { freshTopology, writeTopology } from '../support/topology.js';
+import { freshTopology } from '../support/topology.js';
 
 const kafka = testKafka('pause-one');
 /** Enough that the feed outlasts the stop (session timeout + 4 s) with time to spare after SIGCONT. */
@@ -56,31 +54,20 @@ test('SIGSTOP one of two processes past its session timeout, then SIGCONT: it co
   }));
   const topic = t.source.topics[0]!;
   const group = t.source.group!;
-  await withAdmin(kafka, (admin) => ensureTopics(admin, [{ topic, partitions: PARTITIONS }]));
-  const reviews = readReviews();
-  const lines = Array.from({ length: TOTAL }, (_, i) => JSON.stringify({ ...reviews[i % reviews.length], id: `m${i}` }));
-  const feed = { topic, format: 'json', jsonInput: true, idField: 'id' } as const;
-  await feedLines(kafka, lines.slice(0, BACKLOG), feed);
-  const file = writeTopology(t);
-
   const random = createRandom(SEED);
-  const runs = INSTANCES.map((instance) => startRun(file, instance, SESSION_TIMEOUT));
-  let feeding = true;
-  const feedStarted = Date.now();
-  const live = feedLines(kafka, lines.slice(BACKLOG), { ...feed, rate: LIVE_RATE }).finally(() => (feeding = false));
-  const feedMs = ((TOTAL - BACKLOG) / LIVE_RATE) * 1000;
+  // The rest of the feed arrives live once both run, so what happens to a process lands while messages
+  // flow in (a backlog of all of them would be processed in a second or two).
+  const { runs, live, feeding, feedStarted, feedMs } = await startOnLiveFeed(kafka, t, {
+    instances: INSTANCES,
+    total: TOTAL,
+    backlog: BACKLOG,
+    rate: LIVE_RATE,
+    partitions: PARTITIONS,
+    sessionTimeoutMs: SESSION_TIMEOUT,
+  });
   let stopped: (typeof runs)[number] | undefined;
   try {
-    await until(
-      () =>
-        runs.every((run) => {
-          const logs = run.logs();
-          const assigned = logs.findLastIndex((l) => l.msg === 'partitions assigned');
-          return lastAssignment(run, topic)?.length === PARTITIONS / 2 && logs.slice(assigned).some((l) => l.msg === 'checkpoint committed');
-        }),
-      60_000,
-      'both processes to consume three partitions each and commit a checkpoint',
-    );
+    await untilEachHoldsItsShare(runs, topic, PARTITIONS);
     const sleeper = runs[Math.floor(random.next() * runs.length)]!;
     const other = runs.find((r) => r !== sleeper)!;
     // A seeded moment early in the live feed, so that it still flows when the sleeper wakes.
@@ -109,7 +96,7 @@ test('SIGSTOP one of two processes past its session timeout, then SIGCONT: it co
     await until(() => other.logs().slice(otherSince).some(tookAll), STOPPED_MS, `${other.instance} to be assigned all partitions while ${sleeper.instance} is stopped`);
     console.log(`${other.instance} was assigned all partitions ${(other.logs().slice(otherSince).find(tookAll)!.time as number) - stoppedAt} ms after the stop`);
     await new Promise((r) => setTimeout(r, Math.max(0, STOPPED_MS - (Date.now() - stoppedAt))));
-    assert.ok(feeding, `messages still arriving when ${sleeper.instance} wakes`);
+    assert.ok(feeding(), `messages still arriving when ${sleeper.instance} wakes`);
     const sleeperSince = sleeper.output().length;
     const sleeperLogsSince = sleeper.logs().length;
     sleeper.child.kill('SIGCONT');

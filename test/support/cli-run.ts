@@ -5,9 +5,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
 import type { Kafka } from '../../src/kafka/client.js';
+import { feedLines } from '../../src/kafka/feed.js';
 import type { RestoredState } from '../../src/state/checkpoint.js';
+import type { Topology } from '../../src/topology/spec.js';
+import { readReviews } from './data.js';
 import { testBrokers } from './kafka.js';
+import { writeTopology } from './topology.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -83,4 +88,53 @@ export async function fence(kafka: Kafka, transactionalId: string): Promise<void
   } finally {
     await producer.disconnect();
   }
+}
+
+/** Two processes of one topology on a live feed (see `startTwoOnLiveFeed`). */
+export interface TwoOnLiveFeed {
+  readonly runs: Run[];
+  /** Settles when the last message has been fed. */
+  readonly live: Promise<unknown>;
+  readonly feeding: () => boolean;
+  readonly feedStarted: number;
+  /** How long the live part of the feed takes. */
+  readonly feedMs: number;
+}
+
+/**
+ * Feeds `total` labelled waimai reviews to the topology's source topic (created with `partitions`): a
+ * `backlog` first, then starts `instances` as `tokrs run` processes and feeds the rest live at `rate` a
+ * second, so what the test does to a process lands while messages flow in.
+ */
+export async function startOnLiveFeed(
+  kafka: Kafka,
+  t: Topology,
+  options: { instances: readonly string[]; total: number; backlog: number; rate: number; partitions: number; sessionTimeoutMs: number },
+): Promise<TwoOnLiveFeed> {
+  const topic = t.source.topics[0]!;
+  await withAdmin(kafka, (admin) => ensureTopics(admin, [{ topic, partitions: options.partitions }]));
+  const reviews = readReviews();
+  const lines = Array.from({ length: options.total }, (_, i) => JSON.stringify({ ...reviews[i % reviews.length], id: `m${i}` }));
+  const feed = { topic, format: 'json', jsonInput: true, idField: 'id' } as const;
+  await feedLines(kafka, lines.slice(0, options.backlog), feed);
+  const file = writeTopology(t);
+  const runs = options.instances.map((instance) => startRun(file, instance, options.sessionTimeoutMs));
+  let feeding = true;
+  const feedStarted = Date.now();
+  const live = feedLines(kafka, lines.slice(options.backlog), { ...feed, rate: options.rate }).finally(() => (feeding = false));
+  return { runs, live, feeding: () => feeding, feedStarted, feedMs: ((options.total - options.backlog) / options.rate) * 1000 };
+}
+
+/** Waits until every run consumes an equal share of the `partitions` and has committed a checkpoint since. */
+export async function untilEachHoldsItsShare(runs: readonly Run[], topic: string, partitions: number): Promise<void> {
+  await until(
+    () =>
+      runs.every((run) => {
+        const logs = run.logs();
+        const assigned = logs.findLastIndex((l) => l.msg === 'partitions assigned');
+        return lastAssignment(run, topic)?.length === partitions / runs.length && logs.slice(assigned).some((l) => l.msg === 'checkpoint committed');
+      }),
+    60_000,
+    `each process to consume ${partitions / runs.length} partitions and commit a checkpoint`,
+  );
 }
