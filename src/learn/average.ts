@@ -1,6 +1,7 @@
 import { ERROR_CODES, TokrsError, configError, describeError } from '../errors.js';
 import type { ModelSnapshot, SnapshotArray } from './classifier.js';
 import { SOFTMAX_SGD_KIND, SOFTMAX_SGD_VERSION, SoftmaxSgd, type SoftmaxSgdMeta } from './softmax-sgd.js';
+import { ftrlWeight } from './optimizers.js';
 import { sameHashing } from './validate.js';
 
 /**
@@ -183,12 +184,9 @@ function settle(snapshot: ModelSnapshot, i: number, first: ModelSnapshot): Settl
     acc,
     biasAcc,
     classCounts: arrays.classCounts as Float64Array,
-    // FTRL-Proximal's closed form (McMahan et al. 2013, Algorithm 1), as SoftmaxSgd computes it.
-    weight:
-      o.type === 'ftrl'
-        ? (j) => (w[j] <= meta.l1 && w[j] >= -meta.l1 ? 0 : -(w[j] - Math.sign(w[j]) * meta.l1) / ((o.beta + Math.sqrt(acc[j])) / o.alpha + meta.l2))
-        : (j) => w[j],
-    biasWeight: o.type === 'ftrl' ? (r) => -bias[r] / ((o.beta + Math.sqrt(biasAcc[r])) / o.alpha) : (r) => bias[r],
+    // The weights the model predicts with: for FTRL, from z and n (`ftrlWeight`, as SoftmaxSgd does).
+    weight: o.type === 'ftrl' ? (j) => ftrlWeight(o, w[j]!, acc[j]!, meta.l1, meta.l2) : (j) => w[j]!,
+    biasWeight: o.type === 'ftrl' ? (r) => ftrlWeight(o, bias[r]!, biasAcc[r]!, 0, 0) : (r) => bias[r]!,
   };
 }
 

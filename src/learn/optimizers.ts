@@ -33,6 +33,15 @@ export interface FtrlOptimizer {
   readonly beta: number;
 }
 
+/**
+ * FTRL-Proximal's weight from a coordinate's z and n (McMahan et al. 2013, Algorithm 1): 0 within the L1
+ * band, else the closed-form minimiser. Biases use it with l1 = l2 = 0. The one definition the learner and
+ * model averaging share.
+ */
+export function ftrlWeight(o: FtrlOptimizer, z: number, n: number, l1: number, l2: number): number {
+  return z <= l1 && z >= -l1 ? 0 : -(z - (z > 0 ? l1 : -l1)) / ((o.beta + Math.sqrt(n)) / o.alpha + l2);
+}
+
 export function sgd(options: Partial<Omit<SgdOptimizer, 'type'>> = {}): SgdOptimizer {
   return checkOptimizer({ type: 'sgd', lr: options.lr ?? 0.1, schedule: options.schedule ?? 'constant', power: options.power ?? 0.5 });
 }

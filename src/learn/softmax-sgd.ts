@@ -3,7 +3,7 @@ import { ERROR_CODES, TokrsError, configError } from '../errors.js';
 import type { SparseVector } from '../features/sparse-vector.js';
 import type { HashSettings, LabelledVector, ModelSnapshot, OnlineClassifier, SnapshotArray } from './classifier.js';
 import { argmax } from './classifier.js';
-import { type Optimizer, checkOptimizer, sgd, sgdRate } from './optimizers.js';
+import { type Optimizer, checkOptimizer, ftrlWeight, sgd, sgdRate } from './optimizers.js';
 import { checkLabel, checkSnapshotHeader, checkVector, checkWeight, snapshotArray } from './validate.js';
 
 export type ClassWeights = 'none' | 'balanced' | Readonly<Record<string, number>>;
@@ -250,7 +250,7 @@ export class SoftmaxSgd implements OnlineClassifier {
     const w = this.w;
     const o = this.optimizer;
     if (o.type === 'ftrl') {
-      for (let r = 0; r < R; r++) s[r] = this.intercept ? -this.bias[r] / ((o.beta + Math.sqrt(this.biasAcc[r])) / o.alpha) : 0;
+      for (let r = 0; r < R; r++) s[r] = this.intercept ? ftrlWeight(o, this.bias[r], this.biasAcc[r], 0, 0) : 0;
       const nArr = this.acc;
       const { l1, l2 } = this;
       for (let k = 0; k < n; k++) {
@@ -258,9 +258,8 @@ export class SoftmaxSgd implements OnlineClassifier {
         const v = values[k];
         for (let r = 0; r < R; r++) {
           const zi = w[base + r];
-          if (zi <= l1 && zi >= -l1) continue;
-          const wi = -(zi - (zi > 0 ? l1 : -l1)) / ((o.beta + Math.sqrt(nArr[base + r])) / o.alpha + l2);
-          s[r] += wi * v;
+          if (zi <= l1 && zi >= -l1) continue; // most weights: skip the square root
+          s[r] += ftrlWeight(o, zi, nArr[base + r], l1, l2) * v;
         }
       }
       return;
@@ -420,7 +419,7 @@ export class SoftmaxSgd implements OnlineClassifier {
             const i = base + r;
             const zi = w[i];
             const ni = N[i];
-            const wi = zi <= l1 && zi >= -l1 ? 0 : -(zi - (zi > 0 ? l1 : -l1)) / ((o.beta + Math.sqrt(ni)) / o.alpha + l2);
+            const wi = ftrlWeight(o, zi, ni, l1, l2);
             const nNew = ni + gi * gi;
             const sigma = (Math.sqrt(nNew) - Math.sqrt(ni)) / o.alpha;
             w[i] = zi + gi - sigma * wi;
@@ -431,7 +430,7 @@ export class SoftmaxSgd implements OnlineClassifier {
           for (let r = 0; r < R; r++) {
             const zb = this.bias[r];
             const nb = this.biasAcc[r];
-            const wb = -zb / ((o.beta + Math.sqrt(nb)) / o.alpha);
+            const wb = ftrlWeight(o, zb, nb, 0, 0);
             const nNew = nb + g[r] * g[r];
             this.bias[r] = zb + g[r] - ((Math.sqrt(nNew) - Math.sqrt(nb)) / o.alpha) * wb;
             this.biasAcc[r] = nNew;
