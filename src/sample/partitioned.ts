@@ -99,7 +99,7 @@ export class PartitionedSampler<T> implements SampleView<T> {
     if (samplers.length === 1) return samplers[0]!.sample();
     const uniform = samplers.filter((s): s is UniformReservoir<T> => s instanceof UniformReservoir);
     if (uniform.length === samplers.length && uniform.length > 1) {
-      const random = createRandom(`merge:${uniform.map((s) => `${s.count}:${s.snapshot().random.state.join('.')}`).join(',')}`);
+      const random = createRandom(`merge:${uniform.map((s) => `${s.count}:${s.randomState().state.join('.')}`).join(',')}`);
       return uniform.reduce((a, b) => merge(a, b, random)).sample();
     }
     return samplers.flatMap((s) => s.sample());

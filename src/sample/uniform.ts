@@ -2,7 +2,7 @@
  * Uniform reservoir sampling: after n offers, every k-subset of the n items is equally likely to be the
  * sample (or the sample is all n items while n ≤ k).
  */
-import type { Random } from './random.js';
+import type { Random, RandomState } from './random.js';
 import { randomBeta, randomOpen } from './random.js';
 import type { Sampler, SamplerSnapshot } from './sampler.js';
 import { chooseSubset, drawWithReplacement } from './draw.js';
@@ -198,6 +198,11 @@ export class UniformReservoir<T> implements Sampler<T> {
       random: this.random.snapshot(),
       extra: { capacity: this.cap, w: this.w, next: this.nextIndex },
     };
+  }
+
+  /** The PRNG's state alone, without copying the sample as `snapshot` does (e.g. to seed a merge). */
+  randomState(): RandomState {
+    return this.random.snapshot();
   }
 
   restore(snapshot: SamplerSnapshot<T>): void {
