@@ -206,9 +206,9 @@ function exactlyOnce(producer: Producer, groupId: string, source: KafkaSource, r
               topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
             });
           }
-          // A member dropped from its group (stalled past its session timeout) must not commit: the
-          // partitions' next owners may already have read the offsets this would overwrite.
-          // Asked at the last moment: the state may have become another member's while it was sent.
+          // Asked at the last moment (the state may have become another member's while it was sent): a
+          // member dropped from its group must not commit, its partitions' next owners may already have
+          // read the offsets this would overwrite.
           if (!(await mayCommit())) throw new DroppedFromGroup();
           await transaction.commit();
         } catch (error) {
