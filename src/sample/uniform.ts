@@ -10,6 +10,10 @@ import { checkCapacity, checkSnapshot, extraNumber, sampleError, snapshotError }
 
 const VERSION = 1;
 
+/** Scratch for `offerBatch`'s decided-but-unwritten replacements; shared, as JavaScript runs one batch at a time. */
+const PENDING_SLOTS = new Int32Array(1024);
+const PENDING_FROM = new Uint32Array(1024);
+
 /** The parts of a uniform reservoir's state a stratified sampler stores per label. */
 export interface UniformState<T> {
   readonly capacity: number;
@@ -71,24 +75,52 @@ export class UniformReservoir<T> implements Sampler<T> {
    * Same result as offering each item in turn, but Algorithm L knows the index of the next item to enter,
    * so the items in between are never read: O(k(1 + log(n/k))) work per stream, not O(n). For batches
    * that arrive as arrays (a Kafka fetch, a file chunk).
+   *
+   * The replacements are decided first and written afterwards, a chunk at a time: in a large batch each
+   * item that enters is far from the previous one, so reading it is a cache miss (~100 ns here, as much as
+   * the arithmetic of a replacement). Decided first, the reads no longer wait on each other and the
+   * processor overlaps them. Later writes to a slot still land after earlier ones, so the sample is the same.
    */
   offerBatch(batch: readonly T[]): void {
     const len = batch.length;
     let i = 0;
+    while (i < len && this.nextIndex === 0) this.offer(batch[i++]);
+    const slots = PENDING_SLOTS;
+    const from = PENDING_FROM;
+    const random = this.random;
+    const cap = this.cap;
+    let pending = 0;
+    // Locals rather than fields in this loop: it is all arithmetic, and there is one loop per replacement.
+    let n = this.n;
+    let w = this.w;
+    let next = this.nextIndex;
     while (i < len) {
-      if (this.nextIndex === 0) {
-        this.offer(batch[i++]);
-        continue;
-      }
-      const skipped = this.nextIndex - this.n - 1;
+      const skipped = next - n - 1;
       if (skipped >= len - i) {
-        this.n += len - i;
-        return;
+        n += len - i;
+        break;
       }
       i += skipped;
-      this.n += skipped;
-      this.offer(batch[i++]);
+      n = next;
+      // The same draws in the same order as `take` and `skip`, so batching changes nothing about the sample.
+      slots[pending] = Math.floor(random.next() * cap);
+      from[pending++] = i++;
+      w *= Math.exp(Math.log(randomOpen(random)) / cap);
+      next += Math.floor(Math.log(randomOpen(random)) / Math.log1p(-w)) + 1;
+      if (pending === slots.length) {
+        this.write(batch, pending);
+        pending = 0;
+      }
     }
+    this.n = n;
+    this.w = w;
+    this.nextIndex = next;
+    this.write(batch, pending);
+  }
+
+  private write(batch: readonly T[], pending: number): void {
+    const items = this.items;
+    for (let j = 0; j < pending; j++) items[PENDING_SLOTS[j]] = batch[PENDING_FROM[j]];
   }
 
   private take(item: T): void {

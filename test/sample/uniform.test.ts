@@ -218,3 +218,18 @@ test('Algorithm L offerBatch skips unread items yet equals offering one at a tim
   assert.equal(batched.count, one.count);
   assert.deepEqual(batched.snapshot(), one.snapshot());
 });
+
+test('Algorithm L offerBatch equals offering one at a time when a batch has more replacements than its write buffer', () => {
+  // k = 3,000 over 60,000 items in one batch: about k·ln(20) ≈ 9,000 replacements, several buffers of 1,024,
+  // and many slots written more than once, where the later write must win.
+  const items = Array.from({ length: 60_000 }, (_, i) => i);
+  const one = new UniformReservoir<number>(3_000, createRandom(8));
+  items.forEach((x) => one.offer(x));
+  const batched = new UniformReservoir<number>(3_000, createRandom(8));
+  batched.offerBatch(items);
+  assert.deepEqual(batched.snapshot(), one.snapshot());
+  batched.offerBatch([]);
+  batched.offerBatch(items.slice(0, 5));
+  for (let i = 0; i < 5; i++) one.offer(i);
+  assert.deepEqual(batched.snapshot(), one.snapshot());
+});
