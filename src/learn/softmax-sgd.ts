@@ -281,6 +281,9 @@ export class SoftmaxSgd implements OnlineClassifier {
       return;
     }
     const { l1, l2, lastA, lastB, cumA, cumB } = this;
+    // Only SGD's L1 moves cumB (AdaGrad's L1 follows from lastA): other optimizers never write lastB, which
+    // stays all zeros (their cumB) and out of the cache: one store miss less per feature and update.
+    const sgd = o.type === 'sgd';
     const G = this.acc;
     const caught = this.caught;
     if (write && caught.x === x && caught.cumA === cumA && caught.cumB === cumB && caught.R === R) {
@@ -291,7 +294,7 @@ export class SoftmaxSgd implements OnlineClassifier {
         const base = j * cap;
         for (let r = 0; r < R; r++) w[base + r] = cw[k * R + r];
         lastA[j] = cumA;
-        lastB[j] = cumB;
+        if (sgd) lastB[j] = cumB;
       }
       for (let r = 0; r < R; r++) s[r] = caught.s[r];
       caught.x = undefined;
@@ -332,7 +335,7 @@ export class SoftmaxSgd implements OnlineClassifier {
       }
       if (write) {
         lastA[j] = cumA;
-        lastB[j] = cumB;
+        if (sgd) lastB[j] = cumB;
       }
     }
     if (write) caught.x = undefined;
