@@ -1,7 +1,7 @@
 import { ERROR_CODES, TokrsError } from '../errors.js';
 import { featuresConfigSchema, type FeaturesConfig, type FeaturesConfigInput } from './config.js';
 import { murmur3Pair } from './murmur3.js';
-import { emptyVector, type SparseVector } from './sparse-vector.js';
+import { allocateVector, emptyVector, type SparseVector } from './sparse-vector.js';
 
 /** Separator of the two tokens of a bigram; normalisation turns control characters into spaces, so no token has it. */
 export const BIGRAM_SEPARATOR = '\u0001';
@@ -19,15 +19,6 @@ export interface Featurizer {
  * hash the string first (V8 caches a string's hash only on the string itself), and measured slower than
  * MurmurHash3 of a 2-character word computed directly (bench/tokenize.ts).
  */
-
-/**
- * V8 keeps a typed array of at most 64 bytes inside the JS heap, which is cheap to allocate; a larger one
- * gets an ArrayBuffer outside it, which costs several times more. So a vector of up to 16 entries gets two
- * small arrays, and a longer one a single ArrayBuffer holding both (indices, then values): one outside
- * allocation instead of two. A vector never shares its buffer with another one, so keeping it (in a
- * reservoir) keeps only its own bytes alive.
- */
-const ON_HEAP = 16;
 
 /**
  * Builds a featurizer from plain JSON-able config (so a worker thread can build the same one).
@@ -69,51 +60,49 @@ export function createFeaturizer(input: FeaturesConfigInput = {}): Featurizer {
     }
     let n = 0;
     for (let i = 0; i < tokens.length; i++) codes[n++] = hash(tokens[i]);
-    // Bigrams are mostly unique, so they bypass the cache instead of flushing it.
+    // A bigram is hashed as the string `a + BIGRAM_SEPARATOR + b`.
     if (bigrams) for (let i = 1; i < tokens.length; i++) codes[n++] = hash(tokens[i - 1] + BIGRAM_SEPARATOR + tokens[i]);
-    const sorted = codes;
     sortPrefix(codes, n);
-    // Runs of one code are one hashed feature seen `count` times; weighting applies to that count (as
-    // scikit-learn's HashingVectorizer does after hashing), then the signed weights of a bucket add up:
-    // the hashing trick's estimator is the sum over colliding terms.
+    // One pass over the sorted codes. A run of one code is one hashed feature seen `count` times; weighting
+    // applies to that count (as scikit-learn's HashingVectorizer does after hashing), then the signed
+    // weights of a bucket add up: the hashing trick's estimator is the sum over colliding terms.
     let m = 0;
+    let cancelled = false;
     for (let i = 0; i < n; ) {
-      const c = sorted[i];
+      const c = codes[i];
       let j = i + 1;
-      while (j < n && sorted[j] === c) j++;
+      while (j < n && codes[j] === c) j++;
       const index = c >>> 1;
       const value = c & 1 ? -weigh(j - i) : weigh(j - i);
-      if (m > 0 && outIndex[m - 1] === index) outValue[m - 1] += value;
-      else {
+      if (m > 0 && outIndex[m - 1] === index) {
+        outValue[m - 1] += value;
+        if (outValue[m - 1] === 0) cancelled = true;
+      } else {
         outIndex[m] = index;
         outValue[m++] = value;
       }
       i = j;
     }
-    let k = 0;
+    let k = m;
+    if (cancelled) {
+      // + and - cancelled in some bucket (rare): that bucket is no feature.
+      k = 0;
+      for (let i = 0; i < m; i++) {
+        if (outValue[i] === 0) continue;
+        outIndex[k] = outIndex[i];
+        outValue[k++] = outValue[i];
+      }
+    }
     let norm = 0;
-    for (let i = 0; i < m; i++) {
-      if (outValue[i] === 0) continue; // + and - cancelled: no feature
-      outIndex[k] = outIndex[i];
-      outValue[k++] = outValue[i];
-      norm += outValue[i] * outValue[i];
-    }
+    for (let i = 0; i < k; i++) norm += outValue[i] * outValue[i];
     const scale = l2 && norm > 0 ? 1 / Math.sqrt(norm) : 1;
-    let indices: Int32Array;
-    let values: Float32Array;
-    if (k <= ON_HEAP) {
-      indices = new Int32Array(k);
-      values = new Float32Array(k);
-    } else {
-      const buffer = new ArrayBuffer(k * 8);
-      indices = new Int32Array(buffer, 0, k);
-      values = new Float32Array(buffer, k * 4, k);
-    }
+    const vector = allocateVector(k, dim);
+    const { indices, values } = vector;
     for (let i = 0; i < k; i++) {
       indices[i] = outIndex[i];
       values[i] = outValue[i] * scale;
     }
-    return { indices, values, dim };
+    return vector;
   };
 
   return { config, dim, featurize };

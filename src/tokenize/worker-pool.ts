@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { configError, describeError, ERROR_CODES, TokrsError, type ErrorCode } from '../errors.js';
 import { featuresConfigSchema, type FeaturesConfigInput } from '../features/config.js';
-import { emptyVector, type SparseVector } from '../features/sparse-vector.js';
+import { copyVector, emptyVector, type SparseVector } from '../features/sparse-vector.js';
 import type { FeaturedRecord, TextRecord } from '../topology/record.js';
 import type { Reject } from '../topology/reject.js';
 import type { TokenizeConfigInput } from './config.js';
@@ -186,9 +186,9 @@ export function tokenizeOnWorkers(options: TokenizeOnWorkersOptions): OperatorFu
           const truncated = reply.truncated[i] === 1;
           let out: FeaturedRecord;
           if (keepTokens) {
-            out = { ...record, tokens: all.slice(cursor, cursor + count), tokenCount: count, truncated, features: unpack(reply.vectors[i]) };
+            out = { ...record, tokens: all.slice(cursor, cursor + count), tokenCount: count, truncated, features: unpack(reply, i) };
             cursor += count;
-          } else out = { ...record, tokenCount: count, truncated, features: unpack(reply.vectors[i]) };
+          } else out = { ...record, tokenCount: count, truncated, features: unpack(reply, i) };
           stats.messages++;
           stats.tokens += count;
           if (truncated) stats.truncated++;
@@ -198,10 +198,12 @@ export function tokenizeOnWorkers(options: TokenizeOnWorkersOptions): OperatorFu
         }
       };
 
-      const unpack = (buffer: ArrayBuffer | null): SparseVector => {
-        if (buffer === null) return emptyVector(dim);
-        const k = buffer.byteLength / 8;
-        return { indices: new Int32Array(buffer, 0, k), values: new Float32Array(buffer, 4 * k, k), dim };
+      // Each record gets a vector of its own, not a view into the batch's arrays: a view would keep the whole
+      // batch alive for as long as a reservoir keeps one of its records.
+      const unpack = (reply: BatchReply, i: number): SparseVector => {
+        const start = reply.offsets[i];
+        const end = reply.offsets[i + 1];
+        return start === end ? emptyVector(dim) : copyVector(reply.indices, reply.values, start, end, dim);
       };
 
       const onReply = (from: PoolWorker, reply: BatchReply): void => {

@@ -64,6 +64,29 @@ test('2 workers give tokenizeAndHash’s records, in order, on 3000 waimai texts
   assert.ok(poolStats.truncated >= 1);
 });
 
+test('each record from the pool owns its vector: no two share a buffer, and none holds more than its entries', async () => {
+  // A reservoir keeps records for a long time; a vector that were a view into its batch's arrays would keep
+  // the whole batch alive with it.
+  const records = readReviews().slice(0, 600).map((r, i) => record(`r${i}`, r.text));
+  const out = await lastValueFrom(
+    from(records).pipe(tokenizeOnWorkers({ tokenize: TOKENIZE, features: FEATURES, workers: 1, reject: () => undefined, stats: createTokenizeStats() }), toArray()),
+  );
+  const buffers = new Set<ArrayBufferLike>();
+  let long = 0;
+  for (const r of out) {
+    const { indices, values } = r.features;
+    const k = indices.length;
+    if (k > 16) long++;
+    const own = indices.buffer === values.buffer ? [indices.buffer] : [indices.buffer, values.buffer];
+    for (const b of own) {
+      assert.ok(!buffers.has(b), `record ${r.id} shares a buffer with an earlier record`);
+      buffers.add(b);
+      assert.ok(b.byteLength <= 8 * Math.max(k, 1), `record ${r.id}: ${b.byteLength} bytes for ${k} entries`);
+    }
+  }
+  assert.ok(long > 100, `long vectors (one buffer for both arrays) among the records: ${long}`);
+});
+
 test('keepTokens: false gives the same records without their tokens (what a topology uses)', async () => {
   const records = readReviews().slice(0, 500).map((r, i) => record(`r${i}`, r.text));
   const run = (keepTokens: boolean) =>
