@@ -12,6 +12,13 @@ export interface Featurizer {
   /** 2^bits. */
   readonly dim: number;
   featurize(tokens: readonly string[]): SparseVector;
+  /**
+   * The same vector, written into `indices` and `values` from position `at` instead of arrays of its own
+   * (a worker packing a batch); returns its length. Needs room for `maxFeatures(tokens.length)` entries.
+   */
+  featurizeInto(tokens: readonly string[], indices: Int32Array, values: Float32Array, at: number): number;
+  /** The most entries a vector of `tokenCount` tokens can have. */
+  maxFeatures(tokenCount: number): number;
 }
 
 /*
@@ -50,9 +57,11 @@ export function createFeaturizer(input: FeaturesConfigInput = {}): Featurizer {
   let outIndex = new Int32Array(64);
   let outValue = new Float64Array(64);
 
-  const featurize = (tokens: readonly string[]): SparseVector => {
-    if (tokens.length === 0) return emptyVector(dim);
-    const total = bigrams ? 2 * tokens.length - 1 : tokens.length;
+  const maxFeatures = (tokenCount: number): number => (bigrams && tokenCount > 0 ? 2 * tokenCount - 1 : tokenCount);
+
+  /** Hashes, merges and weighs into outIndex / outValue (and `scale`); returns the vector's length. */
+  const build = (tokens: readonly string[]): number => {
+    const total = maxFeatures(tokens.length);
     if (codes.length < total) {
       codes = new Uint32Array(total * 2);
       outIndex = new Int32Array(total * 2);
@@ -95,17 +104,38 @@ export function createFeaturizer(input: FeaturesConfigInput = {}): Featurizer {
     }
     let norm = 0;
     for (let i = 0; i < k; i++) norm += outValue[i] * outValue[i];
-    const scale = l2 && norm > 0 ? 1 / Math.sqrt(norm) : 1;
-    const vector = allocateVector(k, dim);
-    const { indices, values } = vector;
+    scale = l2 && norm > 0 ? 1 / Math.sqrt(norm) : 1;
+    return k;
+  };
+  let scale = 1;
+
+  /** Copies the vector `build` left in the scratch arrays to `indices` / `values` from `at`. */
+  const write = (k: number, indices: Int32Array, values: Float32Array, at: number): void => {
     for (let i = 0; i < k; i++) {
-      indices[i] = outIndex[i];
-      values[i] = outValue[i] * scale;
+      indices[at + i] = outIndex[i];
+      values[at + i] = outValue[i] * scale;
     }
+  };
+
+  const featurizeInto = (tokens: readonly string[], indices: Int32Array, values: Float32Array, at: number): number => {
+    if (tokens.length === 0) return 0;
+    const k = build(tokens);
+    if (at + k > indices.length || at + k > values.length) {
+      throw new TokrsError(ERROR_CODES.LIMIT, `featurizeInto: ${k} entries from position ${at} do not fit arrays of ${Math.min(indices.length, values.length)}`);
+    }
+    write(k, indices, values, at);
+    return k;
+  };
+
+  const featurize = (tokens: readonly string[]): SparseVector => {
+    if (tokens.length === 0) return emptyVector(dim);
+    const k = build(tokens);
+    const vector = allocateVector(k, dim);
+    write(k, vector.indices, vector.values, 0);
     return vector;
   };
 
-  return { config, dim, featurize };
+  return { config, dim, featurize, featurizeInto, maxFeatures };
 }
 
 /**

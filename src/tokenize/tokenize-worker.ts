@@ -71,25 +71,13 @@ export function processBatch(tokenizer: TextTokenizer, featurizer: Featurizer, r
   const offsets = new Int32Array(n + 1);
   const tokens: string[] = [];
   const errors: [number, ErrorCode, string][] = [];
-  let indices = new Int32Array(64 * n);
-  let values = new Float32Array(64 * n);
   let used = 0;
   for (let i = 0; i < n; i++) {
     try {
       const t = tokenizer.tokenize(request.texts[i]);
-      const v = featurizer.featurize(t.tokens);
-      const k = v.indices.length;
-      if (used + k > indices.length) {
-        const grownIndices = new Int32Array(2 * (used + k));
-        grownIndices.set(indices.subarray(0, used));
-        indices = grownIndices;
-        const grownValues = new Float32Array(2 * (used + k));
-        grownValues.set(values.subarray(0, used));
-        values = grownValues;
-      }
-      indices.set(v.indices, used);
-      values.set(v.values, used);
-      used += k;
+      // The featurizer writes straight into the batch's arrays: no vector of its own to allocate and copy.
+      room(used + featurizer.maxFeatures(t.tokens.length));
+      used += featurizer.featurizeInto(t.tokens, scratch.indices, scratch.values, used);
       counts[i] = t.tokenCount;
       truncated[i] = t.truncated ? 1 : 0;
       if (request.tokens !== false) for (let j = 0; j < t.tokens.length; j++) tokens.push(t.tokens[j]);
@@ -101,11 +89,24 @@ export function processBatch(tokenizer: TextTokenizer, featurizer: Featurizer, r
     }
     offsets[i + 1] = used;
   }
-  // Cut to size, so the transfer carries no unused capacity.
-  indices = indices.slice(0, used);
-  values = values.slice(0, used);
+  // Copied out of the scratch (which the next batch reuses) at their exact size: the transfer gives them away.
+  const indices = scratch.indices.slice(0, used);
+  const values = scratch.values.slice(0, used);
   const reply: BatchReply = { type: 'batch', seq: request.seq, counts, truncated, tokens: tokens.join(TOKEN_SEPARATOR), offsets, indices, values, errors };
   return { reply, transfer: [counts.buffer, truncated.buffer, offsets.buffer, indices.buffer, values.buffer] };
+}
+
+/** The vectors of the batch being answered, one after the other; kept from batch to batch, grown as needed. */
+const scratch = { indices: new Int32Array(1 << 14), values: new Float32Array(1 << 14) };
+
+function room(size: number): void {
+  if (size <= scratch.indices.length) return;
+  const indices = new Int32Array(2 * size);
+  indices.set(scratch.indices);
+  const values = new Float32Array(2 * size);
+  values.set(scratch.values);
+  scratch.indices = indices;
+  scratch.values = values;
 }
 
 const init = workerData as WorkerInit | null | undefined;

@@ -115,6 +115,30 @@ test('on every waimai text, the vector equals the dense recomputation (short vec
   }
 });
 
+test('featurizeInto writes the vector featurize gives, packed one after another, and refuses arrays without room', () => {
+  const tokenizer = createTokenizer({});
+  const texts = readReviews(WAIMAI).slice(0, 400).map((r) => r.text);
+  for (const config of [{ bigrams: true }, { bigrams: false, weighting: 'logtf' as const, l2: false }]) {
+    const f = createFeaturizer(config);
+    const all = texts.map((t) => tokenizer.tokenize(t).tokens);
+    const size = all.reduce((n, tokens) => n + f.maxFeatures(tokens.length), 0);
+    const indices = new Int32Array(size);
+    const values = new Float32Array(size);
+    let at = 0;
+    for (const tokens of all) {
+      const k = f.featurizeInto(tokens, indices, values, at);
+      assert.ok(k <= f.maxFeatures(tokens.length));
+      const v = f.featurize(tokens);
+      assert.deepEqual([...indices.subarray(at, at + k)], [...v.indices]);
+      assert.deepEqual([...values.subarray(at, at + k)], [...v.values]);
+      at += k;
+    }
+    assert.equal(f.featurizeInto([], indices, values, 0), 0);
+  }
+  const f = createFeaturizer({});
+  assert.throws(() => f.featurizeInto(['味道', '不错', '快'], new Int32Array(4), new Float32Array(4), 2), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /do not fit/.test(e.message));
+});
+
 const TEXT = '外卖送得很快，味道不错！下次还点这家。';
 
 test('the same text gives the same vector twice and in a second process', () => {
