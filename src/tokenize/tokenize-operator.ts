@@ -1,7 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { describeError, ERROR_CODES, isTokrsError, TokrsError } from '../errors.js';
 import type { Featurizer } from '../features/featurizer.js';
-import type { FeaturedRecord, TextRecord } from '../topology/record.js';
+import { withTokenized, type FeaturedRecord, type TextRecord } from '../topology/record.js';
 import type { Reject } from '../topology/reject.js';
 import type { TextTokenizer } from './create-tokenizer.js';
 
@@ -53,7 +53,7 @@ export function tokenizeAndHash(options: TokenizeOperatorOptions): OperatorFunct
             const tokenized = tokenizer.tokenize((record as { text: unknown } | null)?.text);
             const { tokens, tokenCount, truncated } = tokenized;
             const features = featurizer.featurize(tokens);
-            out = { ...record, tokens, tokenCount, truncated, features };
+            out = withTokenized(record, { tokens, tokenCount, truncated, features });
             if (tokenized.tokensDropped !== undefined) stats.tokensDropped = (stats.tokensDropped ?? 0) + tokenized.tokensDropped;
           } catch (error) {
             stats.rejected++;

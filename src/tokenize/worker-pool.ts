@@ -3,7 +3,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { configError, describeError, ERROR_CODES, TokrsError, type ErrorCode } from '../errors.js';
 import { featuresConfigSchema, type FeaturesConfigInput } from '../features/config.js';
 import { copyVector, emptyVector, type SparseVector } from '../features/sparse-vector.js';
-import type { FeaturedRecord, TextRecord } from '../topology/record.js';
+import { withTokenized, type FeaturedRecord, type TextRecord } from '../topology/record.js';
 import type { Reject } from '../topology/reject.js';
 import type { TokenizeConfigInput } from './config.js';
 import { parseTokenizeConfig, textTypeError } from './create-tokenizer.js';
@@ -188,9 +188,9 @@ export function tokenizeOnWorkers(options: TokenizeOnWorkersOptions): OperatorFu
           const truncated = reply.truncated[i] === 1;
           let out: FeaturedRecord;
           if (keepTokens) {
-            out = { ...record, tokens: all.slice(cursor, cursor + count), tokenCount: count, truncated, features: unpack(reply, i) };
+            out = withTokenized(record, { tokens: all.slice(cursor, cursor + count), tokenCount: count, truncated, features: unpack(reply, i) });
             cursor += count;
-          } else out = { ...record, tokenCount: count, truncated, features: unpack(reply, i) };
+          } else out = withTokenized(record, { tokenCount: count, truncated, features: unpack(reply, i) });
           stats.messages++;
           stats.tokens += count;
           if (truncated) stats.truncated++;

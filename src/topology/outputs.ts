@@ -112,7 +112,8 @@ export async function createOutputEncoder(t: Topology, options: OutputEncoderOpt
     return {
       encode(output) {
         const record = encodeOutput(t, output);
-        return record === undefined || prefix === '' ? record : { ...record, topic: `${prefix}${record.topic}` };
+        // Object.assign, not a leading spread: see withTokenized in record.ts (this runs once per output).
+        return record === undefined || prefix === '' ? record : Object.assign({}, record, { topic: `${prefix}${record.topic}` });
       },
     };
   }

@@ -40,3 +40,27 @@ export interface Example {
   readonly tokenCount: number;
   readonly timestamp: number;
 }
+
+/** What the tokenize stage adds to a record. */
+export interface TokenizedFields {
+  readonly tokens?: readonly string[];
+  readonly tokenCount: number;
+  readonly truncated: boolean;
+  readonly features: SparseVector;
+}
+
+/**
+ * `record` with the tokenize stage's fields added, every other field kept.
+ *
+ * Not `{ ...record, tokenCount, … }`: on Node 20 each property written after a leading spread cost ~650 ns
+ * (the clone's shape has no cached transitions), ~2 µs a record, a tenth of a topology's main thread. A
+ * fresh object filled by Object.assign and then plain assignments costs ~80 ns.
+ */
+export function withTokenized(record: TextRecord, fields: TokenizedFields): FeaturedRecord {
+  const out = Object.assign({}, record) as { -readonly [K in keyof FeaturedRecord]: FeaturedRecord[K] };
+  if (fields.tokens !== undefined) out.tokens = fields.tokens;
+  out.tokenCount = fields.tokenCount;
+  out.truncated = fields.truncated;
+  out.features = fields.features;
+  return out;
+}

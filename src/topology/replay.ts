@@ -181,7 +181,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
           if (lane.sink !== undefined && lane.encoder !== undefined) {
             // The encoder puts the --output-prefix before the topic (and registers that topic's subject).
             const record = lane.encoder.encode(output);
-            if (record !== undefined) lane.sink.send({ ...record, headers: { ...record.headers, 'tokrs-run-id': lane.runId } });
+            // Object.assign, not a leading spread: see withTokenized in record.ts (this runs once per output).
+            if (record !== undefined) lane.sink.send(Object.assign({}, record, { headers: Object.assign({}, record.headers, { 'tokrs-run-id': lane.runId }) }));
           }
           options.onOutput?.(lane.index, output);
         },
