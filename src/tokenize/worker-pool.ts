@@ -32,11 +32,11 @@ export interface TokenizeOnWorkersOptions {
   /** The pipeline's counters, updated on the main thread as records come out. */
   readonly stats: TokenizeStats;
   /**
-   * Records per message to a worker (default 512). A postMessage that wakes an idle worker measured a fixed
+   * Records per message to a worker (default 256). A postMessage that wakes an idle worker measured a fixed
    * ~0.45 ms of the main thread's time in a run on a busy 2-core machine (v8.serialize of the batch itself:
    * ~0.05 ms), so large batches matter more than the latency of filling them; a partial batch still goes
-   * out as soon as a worker is idle. One @node-rs/jieba worker alone, waimai texts: 129k msg/s with batches
-   * of 128, 140k with 256, 148k with 512, 146k with 1024.
+   * out as soon as a worker is idle. bench/pool.ts, one @node-rs/jieba worker: 141k msg/s with batches of
+   * 128, 152–155k with 256, 512 or 1024 (within noise of each other).
    */
   readonly batchSize?: number;
   /**
@@ -85,7 +85,7 @@ interface PoolWorker {
  * from(records).pipe(tokenizeOnWorkers({ tokenize: {}, features: {}, workers: 2, reject, stats: createTokenizeStats() }))
  */
 export function tokenizeOnWorkers(options: TokenizeOnWorkersOptions): OperatorFunction<TextRecord, FeaturedRecord> {
-  const { workers, reject, stats, onRecord, batchSize = 512, maxPendingBatches = 2 * options.workers, keepTokens = true } = options;
+  const { workers, reject, stats, onRecord, batchSize = 256, maxPendingBatches = 2 * options.workers, keepTokens = true } = options;
   if (!Number.isInteger(workers) || workers < 1) throw configError(`tokenize.workers must be a positive integer, got ${workers}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw configError(`batchSize must be a positive integer, got ${batchSize}`);
   if (!Number.isInteger(maxPendingBatches) || maxPendingBatches < 1) {
