@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { SparseVector } from '../../src/features/sparse-vector.js';
 import type { ModelSnapshot, SnapshotArray } from '../../src/learn/classifier.js';
-import { adagrad, ftrl, sgd, sgdRate, type SgdOptimizer } from '../../src/learn/optimizers.js';
+import { adagrad, decayOver, ftrl, sgd, sgdRate, type SgdOptimizer } from '../../src/learn/optimizers.js';
 import { decodeModelSnapshot, encodeModelSnapshot } from '../../src/learn/snapshot-codec.js';
 import { SoftmaxSgd } from '../../src/learn/softmax-sgd.js';
 import { TfjsClassifier, ensureTfjsBackend, tfjsSnapshotHandler } from '../../src/learn/tfjs-classifier.js';
@@ -192,4 +192,24 @@ test('predicting before learning (prequential) leaves exactly the model that lea
     }
     assert.deepEqual(a.snapshot(), b.snapshot());
   }
+});
+
+test('decayOver (1 - x)^n agrees with exp(n · log1p(-x)) to a few ulps, on both sides of its series cut-offs', () => {
+  // An error of one ulp in log1p(-x) becomes |y| ulps after exp(y), y = n · log1p(-x), in both computations:
+  // the tolerance grows with |y|.
+  let series = 0;
+  for (let e = -14; e <= -0.001; e += 0.05) {
+    const x = 10 ** e;
+    for (const n of [1, 2, 3, 7, 10, 100, 1_000, 12_345, 100_000, 1e6, 1e7]) {
+      const reference = Math.exp(n * Math.log1p(-x));
+      const got = decayOver(x, n);
+      if (x < 2 ** -13 && n * x < 2 ** -10) series++;
+      const y = Math.abs(n * Math.log1p(-x));
+      assert.ok(Math.abs(got - reference) <= (4 + 4 * y) * 2 ** -52 * reference + Number.MIN_VALUE, `x ${x}, n ${n}: ${got} vs ${reference}`);
+    }
+  }
+  assert.ok(series > 300, `the series paths ran ${series} times`);
+  assert.equal(decayOver(0, 1000), 1);
+  assert.equal(decayOver(1, 3), 0);
+  assert.equal(decayOver(1.5, 3), 0);
 });
