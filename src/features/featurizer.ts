@@ -118,6 +118,7 @@ export function createFeaturizer(input: FeaturesConfigInput = {}): Featurizer {
   };
 
   const featurizeInto = (tokens: readonly string[], indices: Int32Array, values: Float32Array, at: number): number => {
+    if (!Number.isSafeInteger(at) || at < 0) throw new TokrsError(ERROR_CODES.LIMIT, `featurizeInto: position must be an integer >= 0, got ${at}`);
     if (tokens.length === 0) return 0;
     const k = build(tokens);
     if (at + k > indices.length || at + k > values.length) {

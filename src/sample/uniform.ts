@@ -10,9 +10,8 @@ import { checkCapacity, checkSnapshot, extraNumber, sampleError, snapshotError }
 
 const VERSION = 1;
 
-/** Scratch for `offerBatch`'s decided-but-unwritten replacements; shared, as JavaScript runs one batch at a time. */
-const PENDING_SLOTS = new Int32Array(1024);
-const PENDING_FROM = new Uint32Array(1024);
+/** How many decided replacements `offerBatch` holds before writing them. */
+const PENDING = 1024;
 
 /** The parts of a uniform reservoir's state a stratified sampler stores per label. */
 export interface UniformState<T> {
@@ -45,6 +44,11 @@ export class UniformReservoir<T> implements Sampler<T> {
   private w = 0;
   /** 1-based index of the next item to enter; 0 while the reservoir is filling. */
   private nextIndex = 0;
+  /**
+   * `offerBatch`'s decided but unwritten replacements (slot, index in the batch); allocated on its first
+   * use. Per reservoir, not shared: reading a batch's item may run code (a getter) that offers elsewhere.
+   */
+  private pending: { slots: Int32Array; from: Uint32Array } | undefined;
 
   constructor(
     capacity: number,
@@ -85,8 +89,8 @@ export class UniformReservoir<T> implements Sampler<T> {
     const len = batch.length;
     let i = 0;
     while (i < len && this.nextIndex === 0) this.offer(batch[i++]);
-    const slots = PENDING_SLOTS;
-    const from = PENDING_FROM;
+    this.pending ??= { slots: new Int32Array(PENDING), from: new Uint32Array(PENDING) };
+    const { slots, from } = this.pending;
     const random = this.random;
     const cap = this.cap;
     let pending = 0;
@@ -108,19 +112,19 @@ export class UniformReservoir<T> implements Sampler<T> {
       w *= Math.exp(Math.log(randomOpen(random)) / cap);
       next += Math.floor(Math.log(randomOpen(random)) / Math.log1p(-w)) + 1;
       if (pending === slots.length) {
-        this.write(batch, pending);
+        this.write(batch, slots, from, pending);
         pending = 0;
       }
     }
     this.n = n;
     this.w = w;
     this.nextIndex = next;
-    this.write(batch, pending);
+    this.write(batch, slots, from, pending);
   }
 
-  private write(batch: readonly T[], pending: number): void {
+  private write(batch: readonly T[], slots: Int32Array, from: Uint32Array, pending: number): void {
     const items = this.items;
-    for (let j = 0; j < pending; j++) items[PENDING_SLOTS[j]] = batch[PENDING_FROM[j]];
+    for (let j = 0; j < pending; j++) items[slots[j]] = batch[from[j]];
   }
 
   private take(item: T): void {
@@ -214,7 +218,9 @@ export class UniformReservoir<T> implements Sampler<T> {
     this.w = state.w;
     this.nextIndex = state.next;
     if (count < capacity) {
+      // Still filling: no W yet (a merge passes NaN), and a snapshot must hold a number.
       this.nextIndex = 0;
+      this.w = 0;
     } else if (Number.isNaN(state.w) || state.next <= count) {
       this.nextIndex = 0;
       this.resume();
@@ -245,7 +251,7 @@ export class UniformReservoir<T> implements Sampler<T> {
     }
     const w = extraNumber(snapshot, 'w');
     const next = extraNumber(snapshot, 'next');
-    if (snapshot.count >= capacity && !(w > 0 && w <= 1 && next > snapshot.count)) {
+    if (snapshot.count >= capacity && !(w > 0 && w <= 1 && Number.isSafeInteger(next) && next > snapshot.count)) {
       throw snapshotError(`uniform snapshot has an invalid skip state (w ${w}, next ${next}, count ${snapshot.count})`);
     }
     this.random.restore(snapshot.random);

@@ -137,6 +137,9 @@ test('featurizeInto writes the vector featurize gives, packed one after another,
   }
   const f = createFeaturizer({});
   assert.throws(() => f.featurizeInto(['味道', '不错', '快'], new Int32Array(4), new Float32Array(4), 2), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /do not fit/.test(e.message));
+  for (const at of [-1, 0.5, Number.NaN]) {
+    assert.throws(() => f.featurizeInto(['味道'], new Int32Array(4), new Float32Array(4), at), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /position/.test(e.message));
+  }
 });
 
 const TEXT = '外卖送得很快，味道不错！下次还点这家。';

@@ -233,3 +233,47 @@ test('Algorithm L offerBatch equals offering one at a time when a batch has more
   for (let i = 0; i < 5; i++) one.offer(i);
   assert.deepEqual(batched.snapshot(), one.snapshot());
 });
+
+test('offerBatch stays exact when reading an item runs code that offers a batch to another reservoir', () => {
+  // Each reservoir has its own write buffer: with one shared buffer, the inner batch overwrote the outer
+  // one's decided replacements before they were written.
+  const inner = new UniformReservoir<number>(5, createRandom(2));
+  const data = Array.from({ length: 10_000 }, (_, i) => i);
+  let reenter = true;
+  const proxied = new Proxy(data, {
+    get(target, key, receiver) {
+      if (reenter && typeof key === 'string' && /^\d+$/.test(key) && Number(key) > 10) {
+        reenter = false;
+        inner.offerBatch(Array.from({ length: 100_000 }, (_, i) => -i));
+      }
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+  const one = new UniformReservoir<number>(10, createRandom(1));
+  for (const x of data) one.offer(x);
+  const batched = new UniformReservoir<number>(10, createRandom(1));
+  batched.offerBatch(proxied);
+  assert.equal(reenter, false);
+  assert.deepEqual(batched.snapshot(), one.snapshot());
+});
+
+test('a merge of reservoirs that are still filling snapshots and restores (its W was NaN); a fractional skip index is refused', () => {
+  const a = new UniformReservoir<number>(10, createRandom(1));
+  a.offer(1);
+  const b = new UniformReservoir<number>(10, createRandom(2));
+  b.offer(2);
+  const merged = merge(a, b, createRandom(3));
+  const restored = new UniformReservoir<number>(10, createRandom(9));
+  restored.restore(merged.snapshot());
+  for (let i = 3; i < 500; i++) {
+    merged.offer(i);
+    restored.offer(i);
+  }
+  assert.deepEqual(restored.snapshot(), merged.snapshot());
+
+  const full = new UniformReservoir<number>(3, createRandom(4));
+  for (let i = 0; i < 50; i++) full.offer(i);
+  const snap = full.snapshot();
+  const bad = { ...snap, extra: { ...snap.extra, next: (snap.extra.next as number) + 0.5 } };
+  expectError(() => new UniformReservoir<number>(3, createRandom(4)).restore(bad), ERROR_CODES.SNAPSHOT, /invalid skip state/);
+});
