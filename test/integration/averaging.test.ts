@@ -9,9 +9,8 @@ import { test } from 'node:test';
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
 import { feedLines } from '../../src/kafka/feed.js';
 import { createLogger } from '../../src/observe/logger.js';
-import { checkpointKey, readLatestCheckpoint, restoredFrom } from '../../src/state/checkpoint.js';
 import { consumerLag, startTopology } from '../../src/topology/runner.js';
-import { committedPartitionStates, scoredByProcesses } from '../support/checkpoints.js';
+import { committedPartitionStates, committedProcessStates, scoredByProcesses } from '../support/checkpoints.js';
 import { readReviews } from '../support/data.js';
 import { testKafka } from '../support/kafka.js';
 import { freshTopology } from '../support/topology.js';
@@ -79,9 +78,7 @@ test('two processes average their models through the snapshots topic; every mess
   assert.equal(partitions.length, 4);
   // Exactly the messages the processes' own evaluators scored (a fresh model cannot score its first
   // message, unless it averaged the other's model in before it).
-  const own = await Promise.all(
-    ['a', 'b'].map(async (instance) => restoredFrom((await readLatestCheckpoint(kafka, t.checkpoint!.topic, checkpointKey(t.name, instance)))!)),
-  );
+  const own = await committedProcessStates(kafka, t, ['a', 'b']);
   assert.equal(scored, scoredByProcesses(own), 'the partitions count every message the processes scored, once');
   assert.ok(scored >= TOTAL - 2);
   assert.equal(states.sampler.count, TOTAL);

@@ -12,9 +12,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { withAdmin } from '../../src/kafka/admin.js';
 import { createRandom } from '../../src/sample/random.js';
-import { checkpointKey, readLatestCheckpoint, restoredFrom } from '../../src/state/checkpoint.js';
 import { consumerLag } from '../../src/topology/runner.js';
-import { committedPartitionStates, readCommittedMetrics, scoredByProcesses } from '../support/checkpoints.js';
+import { committedPartitionStates, committedProcessStates, messagesPastCommit, readCommittedMetrics, scoredByProcesses } from '../support/checkpoints.js';
 import { assignedAll, countedAcrossInstances, fence, lastAssignment, startOnLiveFeed, until, untilEachHoldsItsShare } from '../support/cli-run.js';
 import { testKafka } from '../support/kafka.js';
 import { freshTopology } from '../support/topology.js';
@@ -119,19 +118,9 @@ test('SIGKILL one of two processes: the survivor takes its partitions, every mes
     }
     console.log(stableAfter > stableBefore ? `${victim.instance} died inside a transaction; fencing it let read_committed readers on` : `${victim.instance} died between transactions`);
 
-    const states = await Promise.all(
-      INSTANCES.map(async (instance) => {
-        const record = await readLatestCheckpoint(kafka, t.checkpoint!.topic, checkpointKey(t.name, instance));
-        assert.ok(record, `a committed checkpoint of ${instance}`);
-        return restoredFrom(record);
-      }),
-    );
+    const states = await committedProcessStates(kafka, t, INSTANCES);
     // The survivor read on from where the victim's last commit left its partitions.
-    const ends = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
-    const leftOver = victimPartitions.reduce((sum, p) => {
-      const at = committedAtKill[0]!.partitions.find((x) => x.partition === p)!;
-      return sum + Number(ends.find((e) => e.partition === p)!.high) - Math.max(0, Number(at.offset));
-    }, 0);
+    const leftOver = await messagesPastCommit(kafka, topic, committedAtKill, victimPartitions);
     assert.ok(leftOver > 0, `${victim.instance}'s partitions had messages left for ${survivor.instance}`);
     const counted = countedAcrossInstances(states);
     const each = INSTANCES.map((instance, i) => `${instance} ${states[i]!.evaluator?.messages}`).join(' + ');

@@ -16,9 +16,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { withAdmin } from '../../src/kafka/admin.js';
 import { createRandom } from '../../src/sample/random.js';
-import { checkpointKey, readLatestCheckpoint, restoredFrom } from '../../src/state/checkpoint.js';
 import { consumerLag } from '../../src/topology/runner.js';
-import { committedPartitionStates, readCommittedMetrics, scoredByProcesses } from '../support/checkpoints.js';
+import { committedPartitionStates, committedProcessStates, messagesPastCommit, readCommittedMetrics, scoredByProcesses } from '../support/checkpoints.js';
 import { assignedAll, countedAcrossInstances, lastAssignment, startOnLiveFeed, until, untilEachHoldsItsShare } from '../support/cli-run.js';
 import { testKafka } from '../support/kafka.js';
 import { freshTopology } from '../support/topology.js';
@@ -138,18 +137,8 @@ test('SIGSTOP one of two processes past its session timeout, then SIGCONT: it co
     for (const run of runs) assert.equal(await run.exited, 0, `${run.instance} stops gracefully: ${run.output().slice(-2000)}`);
     assert.equal(await consumerLag(kafka, group, [topic]), 0, 'the group committed every partition to its end');
 
-    const states = await Promise.all(
-      INSTANCES.map(async (instance) => {
-        const record = await readLatestCheckpoint(kafka, t.checkpoint!.topic, checkpointKey(t.name, instance));
-        assert.ok(record, `a committed checkpoint of ${instance}`);
-        return restoredFrom(record);
-      }),
-    );
-    const ends = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
-    const leftOver = sleeperPartitions.reduce((sum, p) => {
-      const at = committedAtStop[0]!.partitions.find((x) => x.partition === p)!;
-      return sum + Number(ends.find((e) => e.partition === p)!.high) - Math.max(0, Number(at.offset));
-    }, 0);
+    const states = await committedProcessStates(kafka, t, INSTANCES);
+    const leftOver = await messagesPastCommit(kafka, topic, committedAtStop, sleeperPartitions);
     const counted = countedAcrossInstances(states);
     const each = INSTANCES.map((instance, i) => `${instance} ${states[i]!.evaluator?.messages}`).join(' + ');
     console.log(`counted ${each} = ${counted.messages} of ${TOTAL}; ${leftOver} of ${sleeper.instance}'s partitions' messages were past its last commit when it stopped`);

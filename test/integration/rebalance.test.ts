@@ -10,11 +10,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.js';
-import { checkpointKey, readLatestCheckpoint, restoredFrom } from '../../src/state/checkpoint.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { consumerLag, startTopology } from '../../src/topology/runner.js';
 import { goodnessOfFit } from '../support/chi-square.js';
-import { committedPartitionStates, readCommittedMetrics, scoredByProcesses } from '../support/checkpoints.js';
+import { committedPartitionStates, committedProcessStates, readCommittedMetrics, scoredByProcesses } from '../support/checkpoints.js';
 import { readReviews } from '../support/data.js';
 import { testKafka } from '../support/kafka.js';
 import { freshTopology } from '../support/topology.js';
@@ -75,13 +74,7 @@ test('1 → 2 → 1 processes: every message counted once, metrics windows once,
   }
   const aSummary = await a.stop();
 
-  const states = await Promise.all(
-    ['a', 'b'].map(async (instance) => {
-      const record = await readLatestCheckpoint(kafka, t.checkpoint!.topic, checkpointKey(t.name, instance));
-      assert.ok(record, `a checkpoint of ${instance}`);
-      return restoredFrom(record);
-    }),
-  );
+  const states = await committedProcessStates(kafka, t, ['a', 'b']);
   const labelled = states.map((s) => s.counters!.labelled);
   assert.equal(labelled[0]! + labelled[1]!, TOTAL, `a ${labelled[0]} + b ${labelled[1]}: every message once`);
   assert.ok(labelled[1]! > 0 && bSummary.labelled > 0, 'b did part of the work');

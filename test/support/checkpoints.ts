@@ -3,7 +3,9 @@ import { decodeRecord } from '../../src/codec/avro.js';
 import { SCHEMA_NAMES, type MetricsRecord } from '../../src/codec/records.js';
 import { ClassificationSummary } from '../../src/evaluate/metrics.js';
 import type { Kafka } from '../../src/kafka/client.js';
-import { partitionCheckpointFrom, readLatestCheckpoints, type PartitionCheckpoint, type RestoredState } from '../../src/state/checkpoint.js';
+import assert from 'node:assert/strict';
+import { withAdmin } from '../../src/kafka/admin.js';
+import { checkpointKey, partitionCheckpointFrom, readLatestCheckpoint, readLatestCheckpoints, restoredFrom, type PartitionCheckpoint, type RestoredState } from '../../src/state/checkpoint.js';
 import { partitionKey, type PartitionStates } from '../../src/state/partition-state.js';
 import { createPartitionStates } from '../../src/topology/pipeline.js';
 import type { Topology } from '../../src/topology/spec.js';
@@ -50,5 +52,30 @@ export function scoredByProcesses(checkpoints: readonly RestoredState[]): number
     const overall = new ClassificationSummary();
     overall.restore(s.evaluator!.overall);
     return sum + overall.get().count;
+  }, 0);
+}
+
+/** Each instance's latest committed process checkpoint of `t`, in the order of `instances`; fails if one has none. */
+export async function committedProcessStates(kafka: Kafka, t: Topology, instances: readonly string[]): Promise<RestoredState[]> {
+  return Promise.all(
+    instances.map(async (instance) => {
+      const record = await readLatestCheckpoint(kafka, t.checkpoint!.topic, checkpointKey(t.name, instance));
+      assert.ok(record, `a committed checkpoint of ${instance}`);
+      return restoredFrom(record);
+    }),
+  );
+}
+
+/** Messages of `partitions` of `topic` beyond the group offsets `committedAt` (from admin.fetchOffsets) held. */
+export async function messagesPastCommit(
+  kafka: Kafka,
+  topic: string,
+  committedAt: readonly { partitions: readonly { partition: number; offset: string }[] }[],
+  partitions: readonly number[],
+): Promise<number> {
+  const ends = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
+  return partitions.reduce((sum, p) => {
+    const at = committedAt[0]!.partitions.find((x) => x.partition === p)!;
+    return sum + Number(ends.find((e) => e.partition === p)!.high) - Math.max(0, Number(at.offset));
   }, 0);
 }
