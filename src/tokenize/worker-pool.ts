@@ -35,8 +35,8 @@ export interface TokenizeOnWorkersOptions {
    * Records per message to a worker (default 256). A postMessage that wakes an idle worker measured a fixed
    * ~0.45 ms of the main thread's time in a run on a busy 2-core machine (v8.serialize of the batch itself:
    * ~0.05 ms), so large batches matter more than the latency of filling them; a partial batch still goes
-   * out as soon as a worker is idle. bench/pool.ts, one @node-rs/jieba worker: 141k msg/s with batches of
-   * 128, 152–155k with 256, 512 or 1024 (within noise of each other).
+   * out as soon as a worker is idle. bench/pool.ts, one @node-rs/jieba worker, over three runs: 256, 512 and
+   * 1024 within noise of each other (138–155k msg/s), 128 as fast or lower (119–141k).
    */
   readonly batchSize?: number;
   /**
