@@ -19,6 +19,19 @@ export interface Featurizer {
   featurizeInto(tokens: readonly string[], indices: Int32Array, values: Float32Array, at: number): number;
   /** The most entries a vector of `tokenCount` tokens can have. */
   maxFeatures(tokenCount: number): number;
+  /**
+   * The sorted codes of the terms of `tokens` (see `featurizeCodes`), in an array reused by the next call:
+   * the first half of `featurize`, for a tokenizer that hashes some messages natively and others not.
+   */
+  hashTerms(tokens: readonly string[]): { readonly codes: Uint32Array; readonly count: number };
+  /**
+   * The vector of a message whose terms were hashed elsewhere (tokrs's jieba addon): `codes[0..count)` are
+   * its terms' codes, each `(murmur3(term, seed) & (dim - 1)) * 2 + signBit` (signBit: `murmur3(term,
+   * signSeed) & 1` when signed, else 0), sorted ascending. Gives what `featurize` gives for those terms.
+   */
+  featurizeCodes(codes: Uint32Array, count: number): SparseVector;
+  /** `featurizeCodes` written into `indices` and `values` from `at`, as `featurizeInto` does; needs room for `count`. */
+  featurizeCodesInto(codes: Uint32Array, count: number, indices: Int32Array, values: Float32Array, at: number): number;
 }
 
 /*
@@ -59,28 +72,46 @@ export function createFeaturizer(input: FeaturesConfigInput = {}): Featurizer {
 
   const maxFeatures = (tokenCount: number): number => (bigrams && tokenCount > 0 ? 2 * tokenCount - 1 : tokenCount);
 
-  /** Hashes, merges and weighs into outIndex / outValue (and `scale`); returns the vector's length. */
-  const build = (tokens: readonly string[]): number => {
-    const total = maxFeatures(tokens.length);
-    if (codes.length < total) {
-      codes = new Uint32Array(total * 2);
-      outIndex = new Int32Array(total * 2);
-      outValue = new Float64Array(total * 2);
-    }
+  const reserve = (total: number): void => {
+    if (codes.length >= total && outIndex.length >= total) return;
+    codes = new Uint32Array(total * 2);
+    outIndex = new Int32Array(total * 2);
+    outValue = new Float64Array(total * 2);
+  };
+
+  /** Hashes the terms of `tokens` into codes[0..n) sorted; returns n. */
+  const hashInto = (tokens: readonly string[]): number => {
+    reserve(maxFeatures(tokens.length));
     let n = 0;
     for (let i = 0; i < tokens.length; i++) codes[n++] = hash(tokens[i]);
     // A bigram is hashed as the string `a + BIGRAM_SEPARATOR + b`.
     if (bigrams) for (let i = 1; i < tokens.length; i++) codes[n++] = hash(tokens[i - 1] + BIGRAM_SEPARATOR + tokens[i]);
     sortPrefix(codes, n);
+    return n;
+  };
+
+  /** Hashes, merges and weighs into outIndex / outValue (and `scale`); returns the vector's length. */
+  const build = (tokens: readonly string[]): number => {
+    const n = hashInto(tokens); // first: it may replace `codes` with a larger array
+    return merge(codes, n);
+  };
+
+  const hashTerms = (tokens: readonly string[]): { codes: Uint32Array; count: number } => {
+    const count = hashInto(tokens);
+    return { codes, count };
+  };
+
+  /** Merges and weighs the sorted `sorted[0..n)` into outIndex / outValue (and `scale`); returns the vector's length. */
+  const merge = (sorted: Uint32Array, n: number): number => {
     // One pass over the sorted codes. A run of one code is one hashed feature seen `count` times; weighting
     // applies to that count (as scikit-learn's HashingVectorizer does after hashing), then the signed
     // weights of a bucket add up: the hashing trick's estimator is the sum over colliding terms.
     let m = 0;
     let cancelled = false;
     for (let i = 0; i < n; ) {
-      const c = codes[i];
+      const c = sorted[i];
       let j = i + 1;
-      while (j < n && codes[j] === c) j++;
+      while (j < n && sorted[j] === c) j++;
       const index = c >>> 1;
       const value = c & 1 ? -weigh(j - i) : weigh(j - i);
       if (m > 0 && outIndex[m - 1] === index) {
@@ -136,7 +167,44 @@ export function createFeaturizer(input: FeaturesConfigInput = {}): Featurizer {
     return vector;
   };
 
-  return { config, dim, featurize, featurizeInto, maxFeatures };
+  // Codes come from native code: a vector built from unsorted or out-of-range ones would break the
+  // invariants every learner relies on, so they are checked (one comparison a code).
+  const checkCodes = (sorted: Uint32Array, count: number): void => {
+    if (!Number.isSafeInteger(count) || count < 0 || count > sorted.length) {
+      throw new TokrsError(ERROR_CODES.LIMIT, `featurizeCodes: count must be an integer in [0, ${sorted.length}], got ${count}`);
+    }
+    const limit = dim * 2;
+    for (let i = 0; i < count; i++) {
+      if (sorted[i] >= limit || (i > 0 && sorted[i] < sorted[i - 1])) {
+        throw new TokrsError(ERROR_CODES.FEATURES, `featurizeCodes: codes must be sorted and below ${limit}; code ${i} is ${sorted[i]}`);
+      }
+    }
+  };
+
+  const featurizeCodes = (sorted: Uint32Array, count: number): SparseVector => {
+    checkCodes(sorted, count);
+    if (count === 0) return emptyVector(dim);
+    reserve(count);
+    const k = merge(sorted, count);
+    const vector = allocateVector(k, dim);
+    write(k, vector.indices, vector.values, 0);
+    return vector;
+  };
+
+  const featurizeCodesInto = (sorted: Uint32Array, count: number, indices: Int32Array, values: Float32Array, at: number): number => {
+    checkCodes(sorted, count);
+    if (!Number.isSafeInteger(at) || at < 0) throw new TokrsError(ERROR_CODES.LIMIT, `featurizeCodesInto: position must be an integer >= 0, got ${at}`);
+    if (count === 0) return 0;
+    reserve(count);
+    const k = merge(sorted, count);
+    if (at + k > indices.length || at + k > values.length) {
+      throw new TokrsError(ERROR_CODES.LIMIT, `featurizeCodesInto: ${k} entries from position ${at} do not fit arrays of ${Math.min(indices.length, values.length)}`);
+    }
+    write(k, indices, values, at);
+    return k;
+  };
+
+  return { config, dim, featurize, featurizeInto, maxFeatures, hashTerms, featurizeCodes, featurizeCodesInto };
 }
 
 /**

@@ -31,6 +31,13 @@ const jiebaSchema = z.object({
   hmm: z.boolean().default(false),
   /** A user dictionary file, one `word [freq] [tag]` per line, added to the default dictionary. */
   userDict: z.string().min(1).optional(),
+  /**
+   * How the nodejieba engine reaches cppjieba. `addon`: tokrs's own binding (native/jieba, compiled by npm
+   * install from nodejieba's sources and dictionaries), which also joins, filters and hashes in the same
+   * call; `nodejieba`: nodejieba's binding, tokens hashed in JavaScript; `auto`: the addon when it was
+   * built. Both give the same tokens and vectors (tested); the addon is faster (bench/tokenize.ts).
+   */
+  binding: z.enum(['auto', 'addon', 'nodejieba']).default('auto'),
 });
 
 const bpeSchema = z.object({

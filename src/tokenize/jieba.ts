@@ -2,33 +2,66 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { configError } from '../errors.js';
 import type { JiebaConfig } from './config.js';
+import { createNativeJieba, nativeJiebaStatus, type JiebaDictionaries, type NativeJieba } from './native-jieba.js';
 import type { Tokenizer } from './tokenizer.js';
 
 const require = createRequire(import.meta.url);
 
 /**
- * nodejieba keeps one dictionary per process (the native addon is a singleton), so the first jieba
- * tokenizer decides the user dictionary; asking for another one later is a configuration error rather
- * than a silent reload that would change the segmentation of a running topology.
+ * cppjieba keeps one dictionary per process in nodejieba (its addon is a singleton) and one per thread in
+ * tokrs's addon, so the first jieba tokenizer decides the user dictionary; asking for another one later is
+ * a configuration error rather than a silent reload that would change the segmentation of a running
+ * topology.
  */
 let nodejiebaUserDict: string | null | undefined;
 
-type NodeJieba = typeof import('nodejieba');
+type NodeJieba = typeof import('nodejieba') & {
+  DEFAULT_DICT: string;
+  DEFAULT_HMM_DICT: string;
+  DEFAULT_USER_DICT: string;
+  DEFAULT_IDF_DICT: string;
+  DEFAULT_STOP_WORD_DICT: string;
+};
 
-function loadNodejieba(userDict: string | undefined): NodeJieba {
-  const nodejieba = require('nodejieba') as NodeJieba & { DEFAULT_USER_DICT: string };
+/** Claims the thread's cppjieba dictionary for `userDict`, or refuses a second, different one. */
+function claimDictionary(userDict: string | undefined): void {
   const wanted = userDict ?? null;
-  if (nodejiebaUserDict === undefined) {
-    // cppjieba reads several user dictionaries separated by "|": keep its default one and add ours.
-    nodejieba.load(userDict === undefined ? {} : { userDict: `${nodejieba.DEFAULT_USER_DICT}|${userDict}` });
-    nodejiebaUserDict = wanted;
-  } else if (nodejiebaUserDict !== wanted) {
+  if (nodejiebaUserDict === undefined) nodejiebaUserDict = wanted;
+  else if (nodejiebaUserDict !== wanted) {
     throw configError(
       `tokenize.jieba.userDict: nodejieba has one dictionary per process and already loaded ` +
         `${nodejiebaUserDict ?? 'the default one'}; use the same userDict everywhere or engine "node-rs"`,
     );
   }
-  return nodejieba;
+}
+
+/**
+ * nodejieba's dictionary files, with the user dictionary added after its default one (cppjieba reads
+ * several separated by "|"). Requiring nodejieba's index loads no binary: it does that on first use.
+ */
+function nodejiebaDictionaries(userDict: string | undefined): JiebaDictionaries {
+  const nj = require('nodejieba') as NodeJieba;
+  // cppjieba aborts the whole process on a dictionary it cannot open: check ours first.
+  if (userDict !== undefined) readUserDict(userDict);
+  return {
+    dict: nj.DEFAULT_DICT,
+    hmmModel: nj.DEFAULT_HMM_DICT,
+    userDict: userDict === undefined ? nj.DEFAULT_USER_DICT : `${nj.DEFAULT_USER_DICT}|${userDict}`,
+    idf: nj.DEFAULT_IDF_DICT,
+    stopWords: nj.DEFAULT_STOP_WORD_DICT,
+  };
+}
+
+let nodejiebaLoaded = false;
+
+/** nodejieba's own binding: where tokrs's addon was not built. */
+function loadNodejieba(d: JiebaDictionaries): NodeJieba {
+  const nj = require('nodejieba') as NodeJieba;
+  if (!nodejiebaLoaded) {
+    nj.load({ dict: d.dict, hmmDict: d.hmmModel, userDict: d.userDict, idfDict: d.idf, stopWordDict: d.stopWords });
+    nodejiebaLoaded = true;
+  }
+  return nj;
 }
 
 function readUserDict(path: string): Buffer {
@@ -62,17 +95,33 @@ export function joinAsciiRuns(tokens: string[]): string[] {
   return out ?? tokens;
 }
 
-/** Chinese word segmentation with jieba; see `JiebaConfig` for engines and modes. */
-export function createJiebaTokenizer(config: JiebaConfig): Tokenizer {
+/**
+ * Chinese word segmentation with jieba; see `JiebaConfig` for engines and modes. The nodejieba engine runs
+ * cppjieba through tokrs's addon (native-jieba.ts) when it is built, which also gives the tokenize stage
+ * its one-call path (`native`), and through nodejieba's own binding otherwise; both segment alike.
+ */
+export function createJiebaTokenizer(config: JiebaConfig): Tokenizer & { readonly native?: NativeJieba } {
   const { engine, mode, hmm } = config;
   let cut: (text: string) => string[];
+  let native: NativeJieba | undefined;
   if (engine === 'nodejieba') {
-    const nj = loadNodejieba(config.userDict);
-    const fix = !hmm && mode !== 'hmm' ? joinAsciiRuns : (t: string[]) => t;
-    if (mode === 'mix') cut = (text) => fix(nj.cut(text, hmm));
-    else if (mode === 'search') cut = (text) => fix(nj.cutForSearch(text, hmm));
-    else if (mode === 'full') cut = (text) => nj.cutAll(text);
-    else cut = (text) => nj.cutHMM(text);
+    const dictionaries = nodejiebaDictionaries(config.userDict);
+    claimDictionary(config.userDict);
+    // nodejieba splits ASCII runs in cut and cutForSearch without HMM; cutAll and cutHMM keep them as they come.
+    const join = !hmm && (mode === 'mix' || mode === 'search');
+    native = config.binding === 'nodejieba' ? undefined : createNativeJieba(dictionaries, mode, hmm, join);
+    if (native === undefined && config.binding === 'addon') {
+      throw configError(`tokenize.jieba.binding: "addon", but tokrs's jieba addon is not built (${nativeJiebaStatus().error}); run npm install (it compiles native/jieba), or use "auto" or "nodejieba"`);
+    }
+    if (native !== undefined) cut = native.segment;
+    else {
+      const nj = loadNodejieba(dictionaries);
+      const fix = join ? joinAsciiRuns : (t: string[]) => t;
+      if (mode === 'mix') cut = (text) => fix(nj.cut(text, hmm));
+      else if (mode === 'search') cut = (text) => fix(nj.cutForSearch(text, hmm));
+      else if (mode === 'full') cut = (text) => nj.cutAll(text);
+      else cut = (text) => nj.cutHMM(text);
+    }
   } else {
     if (mode === 'hmm') throw configError('tokenize.jieba.mode: "hmm" (HMM only) exists only with engine "nodejieba"');
     const { Jieba } = require('@node-rs/jieba') as typeof import('@node-rs/jieba');
@@ -83,9 +132,11 @@ export function createJiebaTokenizer(config: JiebaConfig): Tokenizer {
     else if (mode === 'search') cut = (text) => jieba.cutForSearch(text, hmm);
     else cut = (text) => jieba.cutAll(text);
   }
+  const binding = engine === 'nodejieba' ? (native !== undefined ? '+addon' : '') : '';
   return {
-    name: `jieba/${engine}/${mode}${hmm ? '+hmm' : ''}`,
+    name: `jieba/${engine}${binding}/${mode}${hmm ? '+hmm' : ''}`,
     tokenize: cut,
     countTokens: (text) => cut(text).length,
+    ...(native !== undefined ? { native } : {}),
   };
 }

@@ -74,10 +74,10 @@ export function processBatch(tokenizer: TextTokenizer, featurizer: Featurizer, r
   let used = 0;
   for (let i = 0; i < n; i++) {
     try {
-      const t = tokenizer.tokenize(request.texts[i]);
+      const t = tokenizer.tokenizeHashed(request.texts[i], featurizer);
       // The featurizer writes straight into the batch's arrays: no vector of its own to allocate and copy.
-      room(used + featurizer.maxFeatures(t.tokens.length));
-      used += featurizer.featurizeInto(t.tokens, scratch.indices, scratch.values, used);
+      room(used + t.codeCount);
+      used += featurizer.featurizeCodesInto(t.codes, t.codeCount, scratch.indices, scratch.values, used);
       counts[i] = t.tokenCount;
       truncated[i] = t.truncated ? 1 : 0;
       if (request.tokens !== false) for (let j = 0; j < t.tokens.length; j++) tokens.push(t.tokens[j]);

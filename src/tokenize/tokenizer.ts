@@ -20,3 +20,10 @@ export interface Tokenized {
   /** Tokens dropped beyond `maxTokens` (absent when none were). */
   readonly tokensDropped?: number;
 }
+
+/** `Tokenized` plus the sorted codes of the message's hashed terms, as `Featurizer.featurizeCodes` reads them. */
+export interface HashedTokens extends Tokenized {
+  /** `codes[0..codeCount)`; the array is reused by the next call. */
+  readonly codes: Uint32Array;
+  readonly codeCount: number;
+}

@@ -1,7 +1,16 @@
 /** A topology printed as its steps, topics and settings (Kafka Streams' `Topology.describe()`). */
 import { describeSecurity } from '../kafka/security.js';
+import { nativeJiebaStatus } from '../tokenize/native-jieba.js';
 import { outputTopics } from './runner.js';
 import type { Topology } from './spec.js';
+
+/** Which binding of cppjieba the nodejieba engine will use here. */
+function describeBinding(binding: 'auto' | 'addon' | 'nodejieba'): string {
+  if (binding === 'nodejieba') return "nodejieba's binding";
+  const status = nativeJiebaStatus();
+  if (status.loaded) return "tokrs's addon";
+  return binding === 'auto' ? "nodejieba's binding: tokrs's addon is not built" : "tokrs's addon, NOT BUILT: run npm install";
+}
 
 export function describeTopology(t: Topology): string {
   const lines: string[] = [];
@@ -18,7 +27,7 @@ export function describeTopology(t: Topology): string {
   const tk = t.tokenize;
   const engine =
     tk.tokenizer === 'jieba'
-      ? ` ${tk.jieba.engine} ${tk.jieba.mode} hmm ${tk.jieba.hmm ? 'on' : 'off'}`
+      ? ` ${tk.jieba.engine}${tk.jieba.engine === 'nodejieba' ? ` (${describeBinding(tk.jieba.binding)})` : ''} ${tk.jieba.mode} hmm ${tk.jieba.hmm ? 'on' : 'off'}`
       : tk.tokenizer === 'bpe'
         ? ` ${tk.bpe.encoding} (${tk.bpe.library})`
         : tk.tokenizer === 'chars'

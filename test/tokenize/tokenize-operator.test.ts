@@ -79,7 +79,10 @@ test('every bad input has a defined result and nothing is thrown', async () => {
 
 test('a tokenizer failure is rejected, not thrown, and the stream goes on', async () => {
   const tokenizer = createTokenizer({});
-  const failing = { ...tokenizer, tokenize: (t: unknown) => (t === 'boom' ? (() => { throw new Error('native crash'); })() : tokenizer.tokenize(t)) };
+  const failing: typeof tokenizer = {
+    ...tokenizer,
+    tokenizeHashed: (t, f) => (t === 'boom' ? (() => { throw new Error('native crash'); })() : tokenizer.tokenizeHashed(t, f)),
+  };
   const rejected: TokrsError[] = [];
   const out = await lastValueFrom(
     from([record('1', 'boom'), record('2', '好吃')]).pipe(
