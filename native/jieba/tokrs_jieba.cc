@@ -117,67 +117,55 @@ Instance* instanceOf(napi_env env) {
   return static_cast<Instance*>(data);
 }
 
-std::string stringArg(napi_env env, napi_value value) {
+bool stringArg(napi_env env, napi_value value, std::string& out) {
   size_t length = 0;
-  napi_get_value_string_utf8(env, value, nullptr, 0, &length);
-  std::string out(length, '\0');
-  napi_get_value_string_utf8(env, value, out.data(), length + 1, &length);
-  return out;
+  if (napi_get_value_string_utf8(env, value, nullptr, 0, &length) != napi_ok) return false;
+  out.assign(length, '\0');
+  return napi_get_value_string_utf8(env, value, out.data(), length + 1, &length) == napi_ok;
 }
+
+// No C++ exception may unwind into N-API (the process would terminate): every entry point catches them
+// and throws a JavaScript error instead.
 
 // load(dict, hmmModel, userDict, idf, stopWords): the five paths nodejieba's load() takes. cppjieba aborts
 // the process on a file it cannot open, so the caller checks the paths first.
 napi_value Load(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc != 5) return throwError(env, "load takes 5 paths");
-  std::string paths[5];
-  for (int i = 0; i < 5; i++) paths[i] = stringArg(env, argv[i]);
-  Instance* instance = instanceOf(env);
-  delete instance->jieba;
-  instance->jieba = new cppjieba::Jieba(paths[0], paths[1], paths[2], paths[3], paths[4]);
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 5) {
+    return throwError(env, "load takes 5 paths");
+  }
+  try {
+    std::string paths[5];
+    for (int i = 0; i < 5; i++) {
+      if (!stringArg(env, argv[i], paths[i])) return throwError(env, "load: every path must be a string");
+    }
+    // Built before the old one goes, so a failure leaves the thread's dictionary as it was.
+    auto* fresh = new cppjieba::Jieba(paths[0], paths[1], paths[2], paths[3], paths[4]);
+    Instance* instance = instanceOf(env);
+    delete instance->jieba;
+    instance->jieba = fresh;
+  } catch (const std::exception& e) {
+    return throwError(env, e.what());
+  }
   return nullptr;
 }
 
-// analyze(text, utf16Length, flags, maxTokens, seed, signSeed, mask, codes: Uint32Array, info: Int32Array)
-//   flags: bits 0-1 the mode (0 cut, 1 cutForSearch, 2 cutAll, 3 cutHMM), 4 hmm, 8 join ASCII runs,
-//   16 signed, 32 bigrams, 64 segment only (no filter, no maxTokens, no codes: nodejieba's cut + join)
-//   → the kept tokens joined by U+0000 ('' when none);
-//     info[0] = tokens kept, info[1] = codes written (sorted), info[2] = tokens dropped beyond maxTokens.
-napi_value Analyze(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc != 9) return throwError(env, "analyze takes 9 arguments");
-  Instance* instance = instanceOf(env);
-  if (instance->jieba == nullptr) return throwError(env, "analyze before load");
-
-  uint32_t utf16Length, flags, maxTokens, seed, signSeed, mask;
-  napi_get_value_uint32(env, argv[1], &utf16Length);
-  napi_get_value_uint32(env, argv[2], &flags);
-  napi_get_value_uint32(env, argv[3], &maxTokens);
-  napi_get_value_uint32(env, argv[4], &seed);
-  napi_get_value_uint32(env, argv[5], &signSeed);
-  napi_get_value_uint32(env, argv[6], &mask);
+bool typedArray(napi_env env, napi_value value, napi_typedarray_type want, size_t* length, void** data) {
   napi_typedarray_type type;
-  size_t codeCapacity = 0, infoLength = 0;
-  void* codeData = nullptr;
-  void* infoData = nullptr;
-  if (napi_get_typedarray_info(env, argv[7], &type, &codeCapacity, &codeData, nullptr, nullptr) != napi_ok ||
-      type != napi_uint32_array) {
-    return throwError(env, "analyze: codes must be a Uint32Array");
-  }
-  if (napi_get_typedarray_info(env, argv[8], &type, &infoLength, &infoData, nullptr, nullptr) != napi_ok ||
-      type != napi_int32_array || infoLength < 3) {
-    return throwError(env, "analyze: info must be an Int32Array of 3");
-  }
+  return napi_get_typedarray_info(env, value, &type, length, data, nullptr, nullptr) == napi_ok && type == want;
+}
 
+// The work of analyze, once its arguments are read (see below).
+napi_value AnalyzeText(napi_env env, Instance* instance, napi_value text16, const uint32_t* numbers, uint32_t* codeData,
+                       size_t codeCapacity, int32_t* out) {
+  const uint32_t utf16Length = numbers[0], flags = numbers[1], maxTokens = numbers[2], seed = numbers[3],
+                 signSeed = numbers[4], mask = numbers[5];
   // One UTF-16 code unit is at most 3 UTF-8 bytes (a surrogate pair, 2 units, is 4): one call, no sizing pass.
   std::string& text = instance->text;
   text.resize(size_t(utf16Length) * 3 + 1);
   size_t length = 0;
-  if (napi_get_value_string_utf8(env, argv[0], text.data(), text.size(), &length) != napi_ok) {
+  if (napi_get_value_string_utf8(env, text16, text.data(), text.size(), &length) != napi_ok) {
     return throwError(env, "analyze: text must be a string");
   }
   text.resize(length);
@@ -194,15 +182,11 @@ napi_value Analyze(napi_env env, napi_callback_info info) {
   std::vector<std::string>& tokens = instance->tokens;
   tokens.clear();
   bool previousAscii = false;
-  bool lastKept = false;  // whether the last raw token was kept (a joined run extends it)
   for (const std::string& token : raw) {
     const bool ascii = join && isAsciiAlnumToken(token);
-    if (ascii && previousAscii && lastKept) {
-      tokens.back() += token;
-    } else {
-      lastKept = segmentOnly || !isBlank(token);
-      if (lastKept) tokens.push_back(token);
-    }
+    // The previous token was a one-character ASCII word, so it was kept and is tokens.back(): extend it.
+    if (ascii && previousAscii) tokens.back() += token;
+    else if (segmentOnly || !isBlank(token)) tokens.push_back(token);
     previousAscii = ascii;
   }
   uint32_t dropped = 0;
@@ -219,19 +203,22 @@ napi_value Analyze(napi_env env, napi_callback_info info) {
     const uint32_t signBit = sign ? murmur3(bytes, term.size(), signSeed) & 1u : 0u;
     codes.push_back(bucket * 2 + signBit);
   };
-  if (!segmentOnly) for (const std::string& token : tokens) code(token);
-  if (bigrams && !segmentOnly) {
-    std::string& pair = instance->bigram;
-    for (size_t i = 1; i < tokens.size(); i++) {
-      pair.assign(tokens[i - 1]);
-      pair.push_back('\x01');
-      pair.append(tokens[i]);
-      code(pair);
+  if (!segmentOnly) {
+    for (const std::string& token : tokens) code(token);
+    if (bigrams) {
+      std::string& pair = instance->bigram;
+      for (size_t i = 1; i < tokens.size(); i++) {
+        pair.assign(tokens[i - 1]);
+        pair.push_back('\x01');
+        pair.append(tokens[i]);
+        code(pair);
+      }
     }
   }
-  if (codes.size() > codeCapacity) return throwError(env, "analyze: codes array too small");
   std::sort(codes.begin(), codes.end());
-  std::memcpy(codeData, codes.data(), codes.size() * sizeof(uint32_t));
+  // Overlapping words (search and full modes) can outnumber the characters: an array too small for the
+  // codes gets none, and the caller fetches them with copyCodes after growing it to info[1].
+  if (!codes.empty() && codes.size() <= codeCapacity) std::memcpy(codeData, codes.data(), codes.size() * sizeof(uint32_t));
 
   std::string& joined = instance->joined;
   joined.clear();
@@ -239,13 +226,68 @@ napi_value Analyze(napi_env env, napi_callback_info info) {
     if (i > 0) joined.push_back('\0');
     joined.append(tokens[i]);
   }
-  int32_t* out = static_cast<int32_t*>(infoData);
   out[0] = int32_t(tokens.size());
   out[1] = int32_t(codes.size());
   out[2] = int32_t(dropped);
-  napi_value result;
-  napi_create_string_utf8(env, joined.data(), joined.size(), &result);
+  napi_value result = nullptr;
+  if (napi_create_string_utf8(env, joined.data(), joined.size(), &result) != napi_ok) {
+    return throwError(env, "analyze: could not create the tokens string");
+  }
   return result;
+}
+
+// analyze(text, utf16Length, flags, maxTokens, seed, signSeed, mask, codes: Uint32Array, info: Int32Array)
+//   flags: bits 0-1 the mode (0 cut, 1 cutForSearch, 2 cutAll, 3 cutHMM), 4 hmm, 8 join ASCII runs,
+//   16 signed, 32 bigrams, 64 segment only (no filter, no maxTokens, no codes: nodejieba's cut + join)
+//   → the kept tokens joined by U+0000 ('' when none; so the text must hold no U+0000, which normalisation
+//     guarantees); info[0] = tokens kept, info[1] = codes (sorted; in `codes` only when they fit, else
+//     fetched by copyCodes), info[2] = tokens dropped beyond maxTokens.
+napi_value Analyze(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 9) {
+    return throwError(env, "analyze takes 9 arguments");
+  }
+  Instance* instance = instanceOf(env);
+  if (instance->jieba == nullptr) return throwError(env, "analyze before load");
+  uint32_t numbers[6] = {0, 0, 0, 0, 0, 0};  // utf16Length, flags, maxTokens, seed, signSeed, mask
+  for (int i = 0; i < 6; i++) {
+    if (napi_get_value_uint32(env, argv[1 + i], &numbers[i]) != napi_ok) {
+      return throwError(env, "analyze: arguments 2 to 7 must be numbers");
+    }
+  }
+  size_t codeCapacity = 0, infoLength = 0;
+  void* codeData = nullptr;
+  void* infoData = nullptr;
+  if (!typedArray(env, argv[7], napi_uint32_array, &codeCapacity, &codeData)) {
+    return throwError(env, "analyze: codes must be a Uint32Array");
+  }
+  if (!typedArray(env, argv[8], napi_int32_array, &infoLength, &infoData) || infoLength < 3) {
+    return throwError(env, "analyze: info must be an Int32Array of 3");
+  }
+  try {
+    return AnalyzeText(env, instance, argv[0], numbers, static_cast<uint32_t*>(codeData), codeCapacity,
+                       static_cast<int32_t*>(infoData));
+  } catch (const std::exception& e) {
+    return throwError(env, e.what());
+  }
+}
+
+// copyCodes(codes: Uint32Array): the sorted codes of the thread's last analyze, for when its array was too
+// small (info[1] > its length); the caller grows the array to info[1] first.
+napi_value CopyCodes(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 1) {
+    return throwError(env, "copyCodes takes 1 argument");
+  }
+  size_t capacity = 0;
+  void* data = nullptr;
+  if (!typedArray(env, argv[0], napi_uint32_array, &capacity, &data)) return throwError(env, "copyCodes: codes must be a Uint32Array");
+  const std::vector<uint32_t>& codes = instanceOf(env)->codes;
+  if (codes.size() > capacity) return throwError(env, "copyCodes: codes array too small");
+  if (!codes.empty()) std::memcpy(data, codes.data(), codes.size() * sizeof(uint32_t));
+  return nullptr;
 }
 
 }  // namespace
@@ -263,7 +305,8 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"load", nullptr, Load, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"analyze", nullptr, Analyze, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"copyCodes", nullptr, CopyCodes, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
-  napi_define_properties(env, exports, 2, properties);
+  napi_define_properties(env, exports, 3, properties);
   return exports;
 }

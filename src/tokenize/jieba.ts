@@ -8,10 +8,9 @@ import type { Tokenizer } from './tokenizer.js';
 const require = createRequire(import.meta.url);
 
 /**
- * cppjieba keeps one dictionary per process in nodejieba (its addon is a singleton) and one per thread in
- * tokrs's addon, so the first jieba tokenizer decides the user dictionary; asking for another one later is
- * a configuration error rather than a silent reload that would change the segmentation of a running
- * topology.
+ * nodejieba's binding and tokrs's addon each keep one cppjieba dictionary per thread, so the first jieba
+ * tokenizer of a thread decides the user dictionary; asking for another one later is a configuration error
+ * rather than a silent reload that would change the segmentation of a running topology.
  */
 let nodejiebaUserDict: string | null | undefined;
 
@@ -29,7 +28,7 @@ function claimDictionary(userDict: string | undefined): void {
   if (nodejiebaUserDict === undefined) nodejiebaUserDict = wanted;
   else if (nodejiebaUserDict !== wanted) {
     throw configError(
-      `tokenize.jieba.userDict: nodejieba has one dictionary per process and already loaded ` +
+      `tokenize.jieba.userDict: nodejieba has one dictionary per thread and already loaded ` +
         `${nodejiebaUserDict ?? 'the default one'}; use the same userDict everywhere or engine "node-rs"`,
     );
   }
@@ -41,8 +40,12 @@ function claimDictionary(userDict: string | undefined): void {
  */
 function nodejiebaDictionaries(userDict: string | undefined): JiebaDictionaries {
   const nj = require('nodejieba') as NodeJieba;
-  // cppjieba aborts the whole process on a dictionary it cannot open: check ours first.
-  if (userDict !== undefined) readUserDict(userDict);
+  // cppjieba aborts the whole process on a dictionary it cannot open: check ours first. It also splits its
+  // user dictionary paths at "|" and ";", so a path holding one would name files that do not exist.
+  if (userDict !== undefined) {
+    if (/[|;]/.test(userDict)) throw configError(`tokenize.jieba.userDict: nodejieba cannot read a path with "|" or ";" (${userDict}); rename the file`);
+    readUserDict(userDict);
+  }
   return {
     dict: nj.DEFAULT_DICT,
     hmmModel: nj.DEFAULT_HMM_DICT,

@@ -26,6 +26,7 @@ interface Binding {
     codes: Uint32Array,
     info: Int32Array,
   ): string;
+  copyCodes(codes: Uint32Array): void;
 }
 
 const MODE = { mix: 0, search: 1, full: 2, hmm: 3 } as const;
@@ -85,7 +86,10 @@ export interface NativeAnalysis {
 }
 
 export interface NativeJieba {
-  /** nodejieba's `cut`/`cutForSearch`/`cutAll`/`cutHMM` for the mode, plus `joinAsciiRuns` when `join`. */
+  /**
+   * nodejieba's `cut`/`cutForSearch`/`cutAll`/`cutHMM` for the mode, plus `joinAsciiRuns` when `join`, of
+   * normalised text: tokens cross as one string joined by U+0000, which normalisation turns into a space.
+   */
   segment(text: string): string[];
   /** Segment, join, drop blank tokens, keep at most `maxTokens`, hash: what the JavaScript tokenize + featurize path does after normalising. */
   analyze(text: string, maxTokens: number, hashing: NativeHashing): NativeAnalysis;
@@ -106,13 +110,17 @@ export function createNativeJieba(dictionaries: JiebaDictionaries, mode: keyof t
   return {
     segment: (text) => split(addon.analyze(text, text.length, base | SEGMENT_ONLY, 0, 0, 0, 0, codes, info), info[0]),
     analyze: (text, maxTokens, hashing) => {
-      // Tokens are non-empty and follow one another, so there are at most text.length of them, and with
-      // bigrams at most twice that many terms: the addon never needs more room than this.
-      if (codes.length < 2 * text.length) codes = new Uint32Array(4 * text.length);
       const flags = base | (hashing.signed ? SIGNED : 0) | (hashing.bigrams ? BIGRAMS : 0);
       const mask = 2 ** hashing.bits - 1;
       const joined = addon.analyze(text, text.length, flags, maxTokens, hashing.seed, hashing.signSeed, mask, codes, info);
-      return { tokens: split(joined, info[0]), tokensDropped: info[2], codes, codeCount: info[1] };
+      const codeCount = info[1];
+      if (codeCount > codes.length) {
+        // More codes than ever before (search and full modes emit overlapping words, so even the text's
+        // length is no bound): grow, and fetch them from the addon, which kept them.
+        codes = new Uint32Array(Math.max(codeCount, 2 * codes.length));
+        addon.copyCodes(codes);
+      }
+      return { tokens: split(joined, info[0]), tokensDropped: info[2], codes, codeCount };
     },
   };
 }

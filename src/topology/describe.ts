@@ -5,10 +5,11 @@ import { outputTopics } from './runner.js';
 import type { Topology } from './spec.js';
 
 /** Which binding of cppjieba the nodejieba engine will use here. */
-function describeBinding(binding: 'auto' | 'addon' | 'nodejieba'): string {
+function describeBinding(binding: 'auto' | 'addon' | 'nodejieba', filtered: boolean): string {
   if (binding === 'nodejieba') return "nodejieba's binding";
   const status = nativeJiebaStatus();
-  if (status.loaded) return "tokrs's addon";
+  // Stop words and the punctuation filter run in JavaScript, so then the addon only segments.
+  if (status.loaded) return filtered ? "tokrs's addon, segmenting only: stop words or dropPunctuation hash in JavaScript" : "tokrs's addon";
   return binding === 'auto' ? "nodejieba's binding: tokrs's addon is not built" : "tokrs's addon, NOT BUILT: run npm install";
 }
 
@@ -27,7 +28,7 @@ export function describeTopology(t: Topology): string {
   const tk = t.tokenize;
   const engine =
     tk.tokenizer === 'jieba'
-      ? ` ${tk.jieba.engine}${tk.jieba.engine === 'nodejieba' ? ` (${describeBinding(tk.jieba.binding)})` : ''} ${tk.jieba.mode} hmm ${tk.jieba.hmm ? 'on' : 'off'}`
+      ? ` ${tk.jieba.engine}${tk.jieba.engine === 'nodejieba' ? ` (${describeBinding(tk.jieba.binding, tk.stopWords.words.length > 0 || tk.stopWords.file !== undefined || tk.dropPunctuation)})` : ''} ${tk.jieba.mode} hmm ${tk.jieba.hmm ? 'on' : 'off'}`
       : tk.tokenizer === 'bpe'
         ? ` ${tk.bpe.encoding} (${tk.bpe.library})`
         : tk.tokenizer === 'chars'

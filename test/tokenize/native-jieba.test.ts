@@ -128,6 +128,17 @@ test('tokens, counts, codes and vectors: the addon gives what the JavaScript pat
   }
 });
 
+test('overlapping words can outnumber the characters: the codes array grows to fit (full and search modes)', () => {
+  // 126 characters give 321 codes in full mode with bigrams; the second text, after a shorter one, more
+  // than a first call's array held.
+  for (const [tokenize, features] of [[{ jieba: { mode: 'full' } }, { bigrams: true }], [{ jieba: { mode: 'search' } }, { bigrams: true }]] as const) {
+    const paths = bothPaths(tokenize, features);
+    paths.check('中华人民共和国'.repeat(18));
+    paths.check('中华人民共和国万岁'.repeat(22));
+    paths.check('中华人民共和国'.repeat(57));
+  }
+});
+
 test('and on random mixed text (fast-check)', () => {
   for (const [tokenize, features] of settings) {
     const paths = bothPaths(tokenize, features);
