@@ -93,9 +93,9 @@ function rowsTogether(list: [string, (text: string) => number][]): Rate[] {
   return list.map(([name], i) => print(name, rates[i]));
 }
 
-const featurizer = createFeaturizer({});
-const pipeline = (config: Parameters<typeof createTokenizer>[0]) => {
+const pipeline = (config: Parameters<typeof createTokenizer>[0], features: Parameters<typeof createFeaturizer>[0] = {}) => {
   const t = createTokenizer(config);
+  const featurizer = createFeaturizer(features);
   return {
     tokenize: (text: string) => t.tokenize(text).tokenCount,
     // What the tokenize stage runs (tokenizeAndHash and the workers): tokens and hashed terms in one step.
@@ -126,6 +126,9 @@ const [bareNj, , njBoth, , njBindingBoth] = rowsTogether([
   ['  same through nodejieba\'s binding: tokenize', njBinding.tokenize],
   ['  same through nodejieba\'s binding: +hash', njBinding.both],
 ]);
+// The waimai topology's settings (bigrams, texts cut at 2,000): what bench/e2e.ts's tokenize stage does.
+row('tokrs jieba/nodejieba tokenize+hash, bigrams', pipeline({ jieba: { binding: 'addon' }, maxLength: 2000 }, { bigrams: true }).both);
+row('  same through nodejieba\'s binding', pipeline({ jieba: { binding: 'nodejieba' }, maxLength: 2000 }, { bigrams: true }).both);
 const bareRs = row('bare @node-rs/jieba cut (ceiling)', (t) => rsJieba.cut(t, false).length);
 row('tokrs jieba/node-rs tokenize+hash', rs.both);
 console.log(`tokenize+hash / bare nodejieba = ${(njBoth.msgs / bareNj.msgs).toFixed(2)} (goal >= 0.85)`);

@@ -148,60 +148,56 @@ export function createFeaturizer(input: FeaturesConfigInput = {}): Featurizer {
     }
   };
 
-  const featurizeInto = (tokens: readonly string[], indices: Int32Array, values: Float32Array, at: number): number => {
-    if (!Number.isSafeInteger(at) || at < 0) throw new TokrsError(ERROR_CODES.LIMIT, `featurizeInto: position must be an integer >= 0, got ${at}`);
-    if (tokens.length === 0) return 0;
-    const k = build(tokens);
-    if (at + k > indices.length || at + k > values.length) {
-      throw new TokrsError(ERROR_CODES.LIMIT, `featurizeInto: ${k} entries from position ${at} do not fit arrays of ${Math.min(indices.length, values.length)}`);
-    }
-    write(k, indices, values, at);
-    return k;
-  };
-
-  const featurize = (tokens: readonly string[]): SparseVector => {
-    if (tokens.length === 0) return emptyVector(dim);
-    const k = build(tokens);
+  /** The scratch vector of `k` entries as a vector of its own. */
+  const vectorOf = (k: number): SparseVector => {
     const vector = allocateVector(k, dim);
     write(k, vector.indices, vector.values, 0);
     return vector;
   };
 
+  const checkPosition = (caller: string, at: number): void => {
+    if (!Number.isSafeInteger(at) || at < 0) throw new TokrsError(ERROR_CODES.LIMIT, `${caller}: position must be an integer >= 0, got ${at}`);
+  };
+
+  /** The scratch vector of `k` entries written into `indices` / `values` from `at`, if it fits; returns k. */
+  const writeAt = (caller: string, k: number, indices: Int32Array, values: Float32Array, at: number): number => {
+    if (at + k > indices.length || at + k > values.length) {
+      throw new TokrsError(ERROR_CODES.LIMIT, `${caller}: ${k} entries from position ${at} do not fit arrays of ${Math.min(indices.length, values.length)}`);
+    }
+    write(k, indices, values, at);
+    return k;
+  };
+
+  const featurizeInto = (tokens: readonly string[], indices: Int32Array, values: Float32Array, at: number): number => {
+    checkPosition('featurizeInto', at);
+    return tokens.length === 0 ? 0 : writeAt('featurizeInto', build(tokens), indices, values, at);
+  };
+
+  const featurize = (tokens: readonly string[]): SparseVector => (tokens.length === 0 ? emptyVector(dim) : vectorOf(build(tokens)));
+
   // Codes come from native code: a vector built from unsorted or out-of-range ones would break the
   // invariants every learner relies on, so they are checked (one comparison a code).
-  const checkCodes = (sorted: Uint32Array, count: number): void => {
+  const mergeCodes = (caller: string, sorted: Uint32Array, count: number): number => {
     if (!Number.isSafeInteger(count) || count < 0 || count > sorted.length) {
-      throw new TokrsError(ERROR_CODES.LIMIT, `featurizeCodes: count must be an integer in [0, ${sorted.length}], got ${count}`);
+      throw new TokrsError(ERROR_CODES.LIMIT, `${caller}: count must be an integer in [0, ${sorted.length}], got ${count}`);
     }
     const limit = dim * 2;
     for (let i = 0; i < count; i++) {
       if (sorted[i] >= limit || (i > 0 && sorted[i] < sorted[i - 1])) {
-        throw new TokrsError(ERROR_CODES.FEATURES, `featurizeCodes: codes must be sorted and below ${limit}; code ${i} is ${sorted[i]}`);
+        throw new TokrsError(ERROR_CODES.FEATURES, `${caller}: codes must be sorted and below ${limit}; code ${i} is ${sorted[i]}`);
       }
     }
+    reserve(count);
+    return merge(sorted, count);
   };
 
-  const featurizeCodes = (sorted: Uint32Array, count: number): SparseVector => {
-    checkCodes(sorted, count);
-    if (count === 0) return emptyVector(dim);
-    reserve(count);
-    const k = merge(sorted, count);
-    const vector = allocateVector(k, dim);
-    write(k, vector.indices, vector.values, 0);
-    return vector;
-  };
+  const featurizeCodes = (sorted: Uint32Array, count: number): SparseVector =>
+    count === 0 ? emptyVector(dim) : vectorOf(mergeCodes('featurizeCodes', sorted, count));
 
   const featurizeCodesInto = (sorted: Uint32Array, count: number, indices: Int32Array, values: Float32Array, at: number): number => {
-    checkCodes(sorted, count);
-    if (!Number.isSafeInteger(at) || at < 0) throw new TokrsError(ERROR_CODES.LIMIT, `featurizeCodesInto: position must be an integer >= 0, got ${at}`);
-    if (count === 0) return 0;
-    reserve(count);
-    const k = merge(sorted, count);
-    if (at + k > indices.length || at + k > values.length) {
-      throw new TokrsError(ERROR_CODES.LIMIT, `featurizeCodesInto: ${k} entries from position ${at} do not fit arrays of ${Math.min(indices.length, values.length)}`);
-    }
-    write(k, indices, values, at);
-    return k;
+    checkPosition('featurizeCodesInto', at);
+    const k = mergeCodes('featurizeCodesInto', sorted, count);
+    return k === 0 ? 0 : writeAt('featurizeCodesInto', k, indices, values, at);
   };
 
   return { config, dim, featurize, featurizeInto, maxFeatures, hashTerms, featurizeCodes, featurizeCodesInto };
