@@ -171,7 +171,8 @@ napi_value AnalyzeText(napi_env env, Instance* instance, napi_value text16, cons
   text.resize(length);
 
   const uint32_t mode = flags & 3;
-  const bool hmm = flags & 4, join = flags & 8, sign = flags & 16, bigrams = flags & 32, segmentOnly = flags & 64;
+  const bool hmm = flags & 4, join = flags & 8, sign = flags & 16, bigrams = flags & 32, segmentOnly = flags & 64,
+             countOnly = flags & 128;
   std::vector<std::string>& raw = instance->raw;
   raw.clear();
   if (mode == 0) instance->jieba->Cut(text, raw, hmm);
@@ -222,7 +223,7 @@ napi_value AnalyzeText(napi_env env, Instance* instance, napi_value text16, cons
 
   std::string& joined = instance->joined;
   joined.clear();
-  for (size_t i = 0; i < tokens.size(); i++) {
+  for (size_t i = 0; i < tokens.size() && !countOnly; i++) {
     if (i > 0) joined.push_back('\0');
     joined.append(tokens[i]);
   }
@@ -238,7 +239,8 @@ napi_value AnalyzeText(napi_env env, Instance* instance, napi_value text16, cons
 
 // analyze(text, utf16Length, flags, maxTokens, seed, signSeed, mask, codes: Uint32Array, info: Int32Array)
 //   flags: bits 0-1 the mode (0 cut, 1 cutForSearch, 2 cutAll, 3 cutHMM), 4 hmm, 8 join ASCII runs,
-//   16 signed, 32 bigrams, 64 segment only (no filter, no maxTokens, no codes: nodejieba's cut + join)
+//   16 signed, 32 bigrams, 64 segment only (no filter, no maxTokens, no codes: nodejieba's cut + join),
+//   128 count only (the tokens are counted and hashed, not returned: '' comes back)
 //   → the kept tokens joined by U+0000 ('' when none; so the text must hold no U+0000, which normalisation
 //     guarantees); info[0] = tokens kept, info[1] = codes (sorted; in `codes` only when they fit, else
 //     fetched by copyCodes), info[2] = tokens dropped beyond maxTokens.

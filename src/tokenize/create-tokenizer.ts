@@ -24,9 +24,11 @@ export interface TextTokenizer {
    * `tokenize`, and the hashed terms of its tokens under `featurizer` (`Featurizer.hashTerms`), in one step:
    * through the jieba addon's single call when it can (engine nodejieba with the addon built, no stop
    * words, dropPunctuation off), otherwise `tokenize` then `hashTerms`. The same tokens and codes either
-   * way; `featurizer.featurizeCodes` turns them into the vector. Throws as `tokenize` does.
+   * way; `featurizer.featurizeCodes` turns them into the vector. Throws as `tokenize` does. With
+   * `keepTokens` false the tokens may not be built (`tokens` is then empty; `tokenCount` still counts them):
+   * for callers that need only counts and vectors, such as a worker whose pool ships no tokens.
    */
-  tokenizeHashed(text: unknown, featurizer: Featurizer): HashedTokens;
+  tokenizeHashed(text: unknown, featurizer: Featurizer, keepTokens?: boolean): HashedTokens;
 }
 
 // Whitespace tokens (jieba emits the spaces between words) and, optionally, pure punctuation/symbol tokens.
@@ -118,18 +120,18 @@ export function createTokenizer(input: TokenizeConfigInput | TokenizeConfig = {}
           if (tokensDropped !== undefined) return { tokens, tokenCount, truncated, tokensDropped, codes, codeCount: count };
           return { tokens, tokenCount, truncated, codes, codeCount: count };
         }
-      : (text: unknown, featurizer: Featurizer): HashedTokens => {
+      : (text: unknown, featurizer: Featurizer, keepTokens = true): HashedTokens => {
           if (typeof text !== 'string') throw textTypeError(text);
           const cut = truncate(text, config.maxLength);
           let analysis;
           try {
-            analysis = native.analyze(normalize(cut.text), maxTokens, featurizer.config);
+            analysis = native.analyze(normalize(cut.text), maxTokens, featurizer.config, keepTokens);
           } catch (error) {
             throw new TokrsError(ERROR_CODES.TOKENIZE, `${segmenter.name} failed: ${(error as Error).message}`, { cause: error });
           }
-          const { tokens, tokensDropped, codes, codeCount } = analysis;
-          if (tokensDropped > 0) return { tokens, tokenCount: tokens.length, truncated: true, tokensDropped, codes, codeCount };
-          return { tokens, tokenCount: tokens.length, truncated: cut.truncated, codes, codeCount };
+          const { tokens, tokenCount, tokensDropped, codes, codeCount } = analysis;
+          if (tokensDropped > 0) return { tokens, tokenCount, truncated: true, tokensDropped, codes, codeCount };
+          return { tokens, tokenCount, truncated: cut.truncated, codes, codeCount };
         };
   return { config, segmenter, tokenize, tokenizeHashed };
 }

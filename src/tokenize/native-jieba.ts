@@ -35,6 +35,7 @@ const JOIN_ASCII = 8;
 const SIGNED = 16;
 const BIGRAMS = 32;
 const SEGMENT_ONLY = 64;
+const COUNT_ONLY = 128;
 
 /** Where the built addon is; `npm install` runs `node-gyp rebuild` in native/jieba. */
 const ADDON = '../../native/jieba/build/Release/tokrs_jieba.node';
@@ -79,6 +80,7 @@ export type NativeHashing = Pick<FeaturesConfig, 'seed' | 'signSeed' | 'signed' 
 /** The tokenize stage's result through the addon: tokens, and the sorted codes of their hashed terms. */
 export interface NativeAnalysis {
   readonly tokens: string[];
+  readonly tokenCount: number;
   readonly tokensDropped: number;
   /** Sorted term codes in `codes[0..codeCount)`; the array is reused by the next call. */
   readonly codes: Uint32Array;
@@ -91,8 +93,12 @@ export interface NativeJieba {
    * normalised text: tokens cross as one string joined by U+0000, which normalisation turns into a space.
    */
   segment(text: string): string[];
-  /** Segment, join, drop blank tokens, keep at most `maxTokens`, hash: what the JavaScript tokenize + featurize path does after normalising. */
-  analyze(text: string, maxTokens: number, hashing: NativeHashing): NativeAnalysis;
+  /**
+   * Segment, join, drop blank tokens, keep at most `maxTokens`, hash: what the JavaScript tokenize +
+   * featurize path does after normalising. Without `keepTokens`, `tokens` is empty and `tokenCount` counts
+   * them (no strings cross into JavaScript).
+   */
+  analyze(text: string, maxTokens: number, hashing: NativeHashing, keepTokens: boolean): NativeAnalysis;
 }
 
 /**
@@ -109,8 +115,8 @@ export function createNativeJieba(dictionaries: JiebaDictionaries, mode: keyof t
   const split = (joined: string, count: number): string[] => (count === 0 ? [] : joined.split('\u0000'));
   return {
     segment: (text) => split(addon.analyze(text, text.length, base | SEGMENT_ONLY, 0, 0, 0, 0, codes, info), info[0]),
-    analyze: (text, maxTokens, hashing) => {
-      const flags = base | (hashing.signed ? SIGNED : 0) | (hashing.bigrams ? BIGRAMS : 0);
+    analyze: (text, maxTokens, hashing, keepTokens) => {
+      const flags = base | (hashing.signed ? SIGNED : 0) | (hashing.bigrams ? BIGRAMS : 0) | (keepTokens ? 0 : COUNT_ONLY);
       const mask = 2 ** hashing.bits - 1;
       const joined = addon.analyze(text, text.length, flags, maxTokens, hashing.seed, hashing.signSeed, mask, codes, info);
       const codeCount = info[1];
@@ -120,7 +126,7 @@ export function createNativeJieba(dictionaries: JiebaDictionaries, mode: keyof t
         codes = new Uint32Array(Math.max(codeCount, 2 * codes.length));
         addon.copyCodes(codes);
       }
-      return { tokens: split(joined, info[0]), tokensDropped: info[2], codes, codeCount };
+      return { tokens: keepTokens ? split(joined, info[0]) : [], tokenCount: info[0], tokensDropped: info[2], codes, codeCount };
     },
   };
 }

@@ -74,7 +74,7 @@ export function processBatch(tokenizer: TextTokenizer, featurizer: Featurizer, r
   let used = 0;
   for (let i = 0; i < n; i++) {
     try {
-      const t = tokenizer.tokenizeHashed(request.texts[i], featurizer);
+      const t = tokenizer.tokenizeHashed(request.texts[i], featurizer, request.tokens !== false);
       // The featurizer writes straight into the batch's arrays: no vector of its own to allocate and copy.
       room(used + t.codeCount);
       used += featurizer.featurizeCodesInto(t.codes, t.codeCount, scratch.indices, scratch.values, used);

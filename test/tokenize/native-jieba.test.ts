@@ -139,6 +139,21 @@ test('overlapping words can outnumber the characters: the codes array grows to f
   }
 });
 
+test('without keepTokens the addon only counts the tokens: same counts, truncation and codes', () => {
+  const t = createTokenizer({ maxTokens: 20 });
+  const f = createFeaturizer({ bigrams: true });
+  let counted = 0;
+  for (const text of [...texts, ...awkward]) {
+    const kept = t.tokenizeHashed(text, f);
+    const want = { tokenCount: kept.tokenCount, truncated: kept.truncated, tokensDropped: kept.tokensDropped, codes: [...kept.codes.subarray(0, kept.codeCount)] };
+    const bare = t.tokenizeHashed(text, f, false);
+    assert.deepEqual(bare.tokens, []);
+    assert.deepEqual({ tokenCount: bare.tokenCount, truncated: bare.truncated, tokensDropped: bare.tokensDropped, codes: [...bare.codes.subarray(0, bare.codeCount)] }, want, text);
+    counted += bare.tokenCount;
+  }
+  assert.ok(counted > 100_000);
+});
+
 test('and on random mixed text (fast-check)', () => {
   for (const [tokenize, features] of settings) {
     const paths = bothPaths(tokenize, features);
