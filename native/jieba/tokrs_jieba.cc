@@ -275,18 +275,22 @@ napi_value Analyze(napi_env env, napi_callback_info info) {
   }
 }
 
-// copyCodes(codes: Uint32Array): the sorted codes of the thread's last analyze, for when its array was too
-// small (info[1] > its length); the caller grows the array to info[1] first.
+// copyCodes(codes: Uint32Array, expectedCount): the sorted codes of the thread's last analyze, for when its
+// array was too small (info[1] > its length); the caller grows the array to info[1] first. expectedCount is
+// that info[1]: should another analyze ever come between the two calls, this fails instead of copying its codes.
 napi_value CopyCodes(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 1) {
-    return throwError(env, "copyCodes takes 1 argument");
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 2) {
+    return throwError(env, "copyCodes takes 2 arguments");
   }
+  uint32_t expected = 0;
+  if (napi_get_value_uint32(env, argv[1], &expected) != napi_ok) return throwError(env, "copyCodes: expectedCount must be a number");
   size_t capacity = 0;
   void* data = nullptr;
   if (!typedArray(env, argv[0], napi_uint32_array, &capacity, &data)) return throwError(env, "copyCodes: codes must be a Uint32Array");
   const std::vector<uint32_t>& codes = instanceOf(env)->codes;
+  if (codes.size() != expected) return throwError(env, "copyCodes: these are not the codes of the analyze just before");
   if (codes.size() > capacity) return throwError(env, "copyCodes: codes array too small");
   if (!codes.empty()) std::memcpy(data, codes.data(), codes.size() * sizeof(uint32_t));
   return nullptr;

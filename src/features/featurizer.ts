@@ -177,7 +177,7 @@ export function createFeaturizer(input: FeaturesConfigInput = {}): Featurizer {
 
   // Codes come from native code: a vector built from unsorted or out-of-range ones would break the
   // invariants every learner relies on, so they are checked (one comparison a code).
-  const mergeCodes = (caller: string, sorted: Uint32Array, count: number): number => {
+  const checkCodes = (caller: string, sorted: Uint32Array, count: number): void => {
     if (!Number.isSafeInteger(count) || count < 0 || count > sorted.length) {
       throw new TokrsError(ERROR_CODES.LIMIT, `${caller}: count must be an integer in [0, ${sorted.length}], got ${count}`);
     }
@@ -187,17 +187,23 @@ export function createFeaturizer(input: FeaturesConfigInput = {}): Featurizer {
         throw new TokrsError(ERROR_CODES.FEATURES, `${caller}: codes must be sorted and below ${limit}; code ${i} is ${sorted[i]}`);
       }
     }
-    reserve(count);
-    return merge(sorted, count);
   };
 
-  const featurizeCodes = (sorted: Uint32Array, count: number): SparseVector =>
-    count === 0 ? emptyVector(dim) : vectorOf(mergeCodes('featurizeCodes', sorted, count));
+  const featurizeCodes = (sorted: Uint32Array, count: number): SparseVector => {
+    checkCodes('featurizeCodes', sorted, count);
+    if (count === 0) return emptyVector(dim);
+    reserve(count);
+    return vectorOf(merge(sorted, count));
+  };
 
+  // The same checks in the same order as featurizeInto: what it refuses, this refuses (even a vector whose
+  // signs all cancelled, written past the arrays' end).
   const featurizeCodesInto = (sorted: Uint32Array, count: number, indices: Int32Array, values: Float32Array, at: number): number => {
+    checkCodes('featurizeCodesInto', sorted, count);
     checkPosition('featurizeCodesInto', at);
-    const k = mergeCodes('featurizeCodesInto', sorted, count);
-    return k === 0 ? 0 : writeAt('featurizeCodesInto', k, indices, values, at);
+    if (count === 0) return 0;
+    reserve(count);
+    return writeAt('featurizeCodesInto', merge(sorted, count), indices, values, at);
   };
 
   return { config, dim, featurize, featurizeInto, maxFeatures, hashTerms, featurizeCodes, featurizeCodesInto };

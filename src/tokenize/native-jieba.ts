@@ -26,7 +26,7 @@ interface Binding {
     codes: Uint32Array,
     info: Int32Array,
   ): string;
-  copyCodes(codes: Uint32Array): void;
+  copyCodes(codes: Uint32Array, expectedCount: number): void;
 }
 
 const MODE = { mix: 0, search: 1, full: 2, hmm: 3 } as const;
@@ -124,7 +124,7 @@ export function createNativeJieba(dictionaries: JiebaDictionaries, mode: keyof t
         // More codes than ever before (search and full modes emit overlapping words, so even the text's
         // length is no bound): grow, and fetch them from the addon, which kept them.
         codes = new Uint32Array(Math.max(codeCount, 2 * codes.length));
-        addon.copyCodes(codes);
+        addon.copyCodes(codes, codeCount);
       }
       return { tokens: keepTokens ? split(joined, info[0]) : [], tokenCount: info[0], tokensDropped: info[2], codes, codeCount };
     },

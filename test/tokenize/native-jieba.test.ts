@@ -140,16 +140,18 @@ test('overlapping words can outnumber the characters: the codes array grows to f
 });
 
 test('without keepTokens the addon only counts the tokens: same counts, truncation and codes', () => {
-  const t = createTokenizer({ maxTokens: 20 });
-  const f = createFeaturizer({ bigrams: true });
   let counted = 0;
-  for (const text of [...texts, ...awkward]) {
-    const kept = t.tokenizeHashed(text, f);
-    const want = { tokenCount: kept.tokenCount, truncated: kept.truncated, tokensDropped: kept.tokensDropped, codes: [...kept.codes.subarray(0, kept.codeCount)] };
-    const bare = t.tokenizeHashed(text, f, false);
-    assert.deepEqual(bare.tokens, []);
-    assert.deepEqual({ tokenCount: bare.tokenCount, truncated: bare.truncated, tokensDropped: bare.tokensDropped, codes: [...bare.codes.subarray(0, bare.codeCount)] }, want, text);
-    counted += bare.tokenCount;
+  for (const [tokenize, features] of [[{ maxTokens: 20 }, {}] as const, ...settings]) {
+    const t = createTokenizer(tokenize);
+    const f = createFeaturizer({ bigrams: true, ...features });
+    for (const text of [...texts.slice(0, 2000), ...awkward]) {
+      const kept = t.tokenizeHashed(text, f);
+      const want = { tokenCount: kept.tokenCount, truncated: kept.truncated, tokensDropped: kept.tokensDropped, codes: [...kept.codes.subarray(0, kept.codeCount)] };
+      const bare = t.tokenizeHashed(text, f, false);
+      assert.deepEqual(bare.tokens, []);
+      assert.deepEqual({ tokenCount: bare.tokenCount, truncated: bare.truncated, tokensDropped: bare.tokensDropped, codes: [...bare.codes.subarray(0, bare.codeCount)] }, want, text);
+      counted += bare.tokenCount;
+    }
   }
   assert.ok(counted > 100_000);
 });
@@ -187,4 +189,12 @@ test('featurizeCodes refuses codes that would break a vector: unsorted, out of r
   assert.throws(() => f.featurizeCodes(Uint32Array.of(2, 32), 2), (e) => isTokrsError(e, 'TOKRS_ERR_FEATURES') && /below 32/.test(e.message));
   assert.throws(() => f.featurizeCodes(Uint32Array.of(2), 2), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT'));
   assert.deepEqual([...f.featurizeCodes(Uint32Array.of(2, 2, 3, 9), 4).indices], [1, 4]); // 2, 2 and 3 share bucket 1: +2 - 1
+  // The Into form refuses what featurizeInto refuses, in the same order: codes first, then the position,
+  // then room, even for a vector whose signs all cancelled (codes 4 and 5: bucket 2, + and -).
+  const [indices, values] = [new Int32Array(2), new Float32Array(2)];
+  assert.throws(() => f.featurizeCodesInto(Uint32Array.of(6, 2), 2, indices, values, -1), (e) => isTokrsError(e, 'TOKRS_ERR_FEATURES'));
+  assert.throws(() => f.featurizeCodesInto(Uint32Array.of(2, 6), 2, indices, values, -1), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /position/.test(e.message));
+  assert.throws(() => f.featurizeCodesInto(Uint32Array.of(4, 5), 2, indices, values, 99), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /do not fit/.test(e.message));
+  assert.throws(() => createFeaturizer({ bits: 1, l2: false }).featurizeInto(['a', 'l'], indices, values, 99), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /do not fit/.test(e.message));
+  assert.equal(f.featurizeCodesInto(Uint32Array.of(4, 5), 2, indices, values, 0), 0);
 });
