@@ -12,12 +12,7 @@ export interface Featurizer {
   /** 2^bits. */
   readonly dim: number;
   featurize(tokens: readonly string[]): SparseVector;
-  /**
-   * The same vector, written into `indices` and `values` from position `at` instead of arrays of its own
-   * (a worker packing a batch); returns its length. Needs room for `maxFeatures(tokens.length)` entries.
-   */
-  featurizeInto(tokens: readonly string[], indices: Int32Array, values: Float32Array, at: number): number;
-  /** The most entries a vector of `tokenCount` tokens can have. */
+  /** The most entries a vector of `tokenCount` tokens can have (the number of its terms). */
   maxFeatures(tokenCount: number): number;
   /**
    * The sorted codes of the terms of `tokens` (see `featurizeCodes`), in an array reused by the next call:
@@ -30,7 +25,10 @@ export interface Featurizer {
    * signSeed) & 1` when signed, else 0), sorted ascending. Gives what `featurize` gives for those terms.
    */
   featurizeCodes(codes: Uint32Array, count: number): SparseVector;
-  /** `featurizeCodes` written into `indices` and `values` from `at`, as `featurizeInto` does; needs room for `count`. */
+  /**
+   * The same vector, written into `indices` and `values` from position `at` instead of arrays of its own
+   * (a worker packing a batch); returns its length. Needs room for `count` entries.
+   */
   featurizeCodesInto(codes: Uint32Array, count: number, indices: Int32Array, values: Float32Array, at: number): number;
 }
 
@@ -155,24 +153,6 @@ export function createFeaturizer(input: FeaturesConfigInput = {}): Featurizer {
     return vector;
   };
 
-  const checkPosition = (caller: string, at: number): void => {
-    if (!Number.isSafeInteger(at) || at < 0) throw new TokrsError(ERROR_CODES.LIMIT, `${caller}: position must be an integer >= 0, got ${at}`);
-  };
-
-  /** The scratch vector of `k` entries written into `indices` / `values` from `at`, if it fits; returns k. */
-  const writeAt = (caller: string, k: number, indices: Int32Array, values: Float32Array, at: number): number => {
-    if (at + k > indices.length || at + k > values.length) {
-      throw new TokrsError(ERROR_CODES.LIMIT, `${caller}: ${k} entries from position ${at} do not fit arrays of ${Math.min(indices.length, values.length)}`);
-    }
-    write(k, indices, values, at);
-    return k;
-  };
-
-  const featurizeInto = (tokens: readonly string[], indices: Int32Array, values: Float32Array, at: number): number => {
-    checkPosition('featurizeInto', at);
-    return tokens.length === 0 ? 0 : writeAt('featurizeInto', build(tokens), indices, values, at);
-  };
-
   const featurize = (tokens: readonly string[]): SparseVector => (tokens.length === 0 ? emptyVector(dim) : vectorOf(build(tokens)));
 
   // Codes come from native code: a vector built from unsorted or out-of-range ones would break the
@@ -196,17 +176,21 @@ export function createFeaturizer(input: FeaturesConfigInput = {}): Featurizer {
     return vectorOf(merge(sorted, count));
   };
 
-  // The same checks in the same order as featurizeInto: what it refuses, this refuses (even a vector whose
-  // signs all cancelled, written past the arrays' end).
+  // Codes, then position, then room: a vector whose signs all cancelled is still refused past the end.
   const featurizeCodesInto = (sorted: Uint32Array, count: number, indices: Int32Array, values: Float32Array, at: number): number => {
     checkCodes('featurizeCodesInto', sorted, count);
-    checkPosition('featurizeCodesInto', at);
+    if (!Number.isSafeInteger(at) || at < 0) throw new TokrsError(ERROR_CODES.LIMIT, `featurizeCodesInto: position must be an integer >= 0, got ${at}`);
     if (count === 0) return 0;
     reserve(count);
-    return writeAt('featurizeCodesInto', merge(sorted, count), indices, values, at);
+    const k = merge(sorted, count);
+    if (at + k > indices.length || at + k > values.length) {
+      throw new TokrsError(ERROR_CODES.LIMIT, `featurizeCodesInto: ${k} entries from position ${at} do not fit arrays of ${Math.min(indices.length, values.length)}`);
+    }
+    write(k, indices, values, at);
+    return k;
   };
 
-  return { config, dim, featurize, featurizeInto, maxFeatures, hashTerms, featurizeCodes, featurizeCodesInto };
+  return { config, dim, featurize, maxFeatures, hashTerms, featurizeCodes, featurizeCodesInto };
 }
 
 /**

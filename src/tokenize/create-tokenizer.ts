@@ -6,7 +6,6 @@ import { tokenizeConfigSchema, type TokenizeConfig, type TokenizeConfigInput } f
 import { createJiebaTokenizer } from './jieba.js';
 import { createNormalizer, truncate } from './normalize.js';
 import type { HashedTokens, Tokenized, Tokenizer } from './tokenizer.js';
-import type { NativeJieba } from './native-jieba.js';
 import type { Featurizer } from '../features/featurizer.js';
 import { createWordsTokenizer } from './words.js';
 
@@ -14,7 +13,7 @@ import { createWordsTokenizer } from './words.js';
 export interface TextTokenizer {
   readonly config: TokenizeConfig;
   /** The segmenter inside, for benchmarks and `describe()`. */
-  readonly segmenter: Tokenizer & { readonly native?: NativeJieba };
+  readonly segmenter: Tokenizer;
   /**
    * Tokens of one message. Throws a TokrsError (TOKRS_ERR_TOKENIZE) for a non-string or a segmenter
    * failure; the operator turns that into a reject. Empty or whitespace-only text gives no tokens.
@@ -49,6 +48,14 @@ export function isBlank(token: string): boolean {
     return false;
   }
   return true;
+}
+
+/**
+ * Whether the tokenize stage drops tokens by a rule only JavaScript applies (stop words, the punctuation
+ * filter): then the jieba addon only segments, and the tokens are hashed in JavaScript.
+ */
+export function filtersInJavaScript(config: TokenizeConfig): boolean {
+  return config.dropPunctuation || config.stopWords.words.length > 0 || config.stopWords.file !== undefined;
 }
 
 /** The error for a text that is not a string (also raised by the worker pool before sending a batch). */
@@ -109,7 +116,7 @@ export function createTokenizer(input: TokenizeConfigInput | TokenizeConfig = {}
     return { tokens, tokenCount: tokens.length, truncated: cut.truncated };
   };
 
-  const native = stopWords.size === 0 && !config.dropPunctuation ? segmenter.native : undefined;
+  const native = filtersInJavaScript(config) ? undefined : segmenter.native;
   const maxTokens = Math.min(config.maxTokens, 0xffffffff);
   const tokenizeHashed =
     native === undefined
@@ -136,7 +143,7 @@ export function createTokenizer(input: TokenizeConfigInput | TokenizeConfig = {}
   return { config, segmenter, tokenize, tokenizeHashed };
 }
 
-function createSegmenter(config: TokenizeConfig): Tokenizer & { readonly native?: NativeJieba } {
+function createSegmenter(config: TokenizeConfig): Tokenizer {
   switch (config.tokenizer) {
     case 'jieba':
       return createJiebaTokenizer(config.jieba);

@@ -103,7 +103,7 @@ export function joinAsciiRuns(tokens: string[]): string[] {
  * cppjieba through tokrs's addon (native-jieba.ts) when it is built, which also gives the tokenize stage
  * its one-call path (`native`), and through nodejieba's own binding otherwise; both segment alike.
  */
-export function createJiebaTokenizer(config: JiebaConfig): Tokenizer & { readonly native?: NativeJieba } {
+export function createJiebaTokenizer(config: JiebaConfig): Tokenizer {
   const { engine, mode, hmm } = config;
   let cut: (text: string) => string[];
   let native: NativeJieba | undefined;
@@ -135,9 +135,8 @@ export function createJiebaTokenizer(config: JiebaConfig): Tokenizer & { readonl
     else if (mode === 'search') cut = (text) => jieba.cutForSearch(text, hmm);
     else cut = (text) => jieba.cutAll(text);
   }
-  const binding = engine === 'nodejieba' ? (native !== undefined ? '+addon' : '') : '';
   return {
-    name: `jieba/${engine}${binding}/${mode}${hmm ? '+hmm' : ''}`,
+    name: `jieba/${engine}${native !== undefined ? '+addon' : ''}/${mode}${hmm ? '+hmm' : ''}`,
     tokenize: cut,
     countTokens: (text) => cut(text).length,
     ...(native !== undefined ? { native } : {}),

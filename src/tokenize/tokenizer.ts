@@ -1,3 +1,5 @@
+import type { NativeJieba } from './native-jieba.js';
+
 /**
  * A segmenter: text in, tokens out. Implementations (jieba, bpe, chars, words) see text that is already
  * normalised and cut to length; `createTokenizer` wraps one with normalisation, truncation and filters.
@@ -9,6 +11,8 @@ export interface Tokenizer {
   tokenize(text: string): string[];
   /** The number of tokens `tokenize` would give; cheaper for BPE, which need not build the strings. */
   countTokens(text: string): number;
+  /** The jieba addon's one-call tokenize + hash, when this segmenter runs on it (native-jieba.ts). */
+  readonly native?: NativeJieba;
 }
 
 /** What the tokenize stage gives for one text. */

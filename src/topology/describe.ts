@@ -1,5 +1,6 @@
 /** A topology printed as its steps, topics and settings (Kafka Streams' `Topology.describe()`). */
 import { describeSecurity } from '../kafka/security.js';
+import { filtersInJavaScript } from '../tokenize/create-tokenizer.js';
 import { nativeJiebaStatus } from '../tokenize/native-jieba.js';
 import { outputTopics } from './runner.js';
 import type { Topology } from './spec.js';
@@ -28,7 +29,7 @@ export function describeTopology(t: Topology): string {
   const tk = t.tokenize;
   const engine =
     tk.tokenizer === 'jieba'
-      ? ` ${tk.jieba.engine}${tk.jieba.engine === 'nodejieba' ? ` (${describeBinding(tk.jieba.binding, tk.stopWords.words.length > 0 || tk.stopWords.file !== undefined || tk.dropPunctuation)})` : ''} ${tk.jieba.mode} hmm ${tk.jieba.hmm ? 'on' : 'off'}`
+      ? ` ${tk.jieba.engine}${tk.jieba.engine === 'nodejieba' ? ` (${describeBinding(tk.jieba.binding, filtersInJavaScript(tk))})` : ''} ${tk.jieba.mode} hmm ${tk.jieba.hmm ? 'on' : 'off'}`
       : tk.tokenizer === 'bpe'
         ? ` ${tk.bpe.encoding} (${tk.bpe.library})`
         : tk.tokenizer === 'chars'

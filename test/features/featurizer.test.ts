@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isTokrsError } from '../../src/errors.js';
-import { BIGRAM_SEPARATOR, createFeaturizer } from '../../src/features/featurizer.js';
+import { BIGRAM_SEPARATOR, createFeaturizer, type Featurizer } from '../../src/features/featurizer.js';
 import { murmur3 } from '../../src/features/murmur3.js';
 import type { SparseVector } from '../../src/features/sparse-vector.js';
 import { createTokenizer } from '../../src/tokenize/create-tokenizer.js';
@@ -115,7 +115,13 @@ test('on every waimai text, the vector equals the dense recomputation (short vec
   }
 });
 
-test('featurizeInto writes the vector featurize gives, packed one after another, and refuses arrays without room', () => {
+/** `featurizeCodesInto` of the terms of `tokens`, hashed in JavaScript: what a worker does without the addon. */
+const featurizeInto = (f: Featurizer, tokens: string[], indices: Int32Array, values: Float32Array, at: number): number => {
+  const { codes, count } = f.hashTerms(tokens);
+  return f.featurizeCodesInto(codes, count, indices, values, at);
+};
+
+test('featurizeCodesInto writes the vector featurize gives, packed one after another, and refuses arrays without room', () => {
   const tokenizer = createTokenizer({});
   const texts = readReviews(WAIMAI).slice(0, 400).map((r) => r.text);
   for (const config of [{ bigrams: true }, { bigrams: false, weighting: 'logtf' as const, l2: false }]) {
@@ -126,19 +132,19 @@ test('featurizeInto writes the vector featurize gives, packed one after another,
     const values = new Float32Array(size);
     let at = 0;
     for (const tokens of all) {
-      const k = f.featurizeInto(tokens, indices, values, at);
+      const k = featurizeInto(f, tokens, indices, values, at);
       assert.ok(k <= f.maxFeatures(tokens.length));
       const v = f.featurize(tokens);
       assert.deepEqual([...indices.subarray(at, at + k)], [...v.indices]);
       assert.deepEqual([...values.subarray(at, at + k)], [...v.values]);
       at += k;
     }
-    assert.equal(f.featurizeInto([], indices, values, 0), 0);
+    assert.equal(featurizeInto(f, [], indices, values, 0), 0);
   }
   const f = createFeaturizer({});
-  assert.throws(() => f.featurizeInto(['味道', '不错', '快'], new Int32Array(4), new Float32Array(4), 2), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /do not fit/.test(e.message));
+  assert.throws(() => featurizeInto(f, ['味道', '不错', '快'], new Int32Array(4), new Float32Array(4), 2), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /do not fit/.test(e.message));
   for (const at of [-1, 0.5, Number.NaN]) {
-    assert.throws(() => f.featurizeInto(['味道'], new Int32Array(4), new Float32Array(4), at), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /position/.test(e.message));
+    assert.throws(() => featurizeInto(f, ['味道'], new Int32Array(4), new Float32Array(4), at), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /position/.test(e.message));
   }
 });
 

@@ -189,12 +189,15 @@ test('featurizeCodes refuses codes that would break a vector: unsorted, out of r
   assert.throws(() => f.featurizeCodes(Uint32Array.of(2, 32), 2), (e) => isTokrsError(e, 'TOKRS_ERR_FEATURES') && /below 32/.test(e.message));
   assert.throws(() => f.featurizeCodes(Uint32Array.of(2), 2), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT'));
   assert.deepEqual([...f.featurizeCodes(Uint32Array.of(2, 2, 3, 9), 4).indices], [1, 4]); // 2, 2 and 3 share bucket 1: +2 - 1
-  // The Into form refuses what featurizeInto refuses, in the same order: codes first, then the position,
-  // then room, even for a vector whose signs all cancelled (codes 4 and 5: bucket 2, + and -).
+  // The Into form checks codes first, then the position, then room, even for a vector whose signs all
+  // cancelled (codes 4 and 5: bucket 2, + and -; tokens 'a' and 'l' in 2 buckets, hashed in JavaScript).
   const [indices, values] = [new Int32Array(2), new Float32Array(2)];
   assert.throws(() => f.featurizeCodesInto(Uint32Array.of(6, 2), 2, indices, values, -1), (e) => isTokrsError(e, 'TOKRS_ERR_FEATURES'));
   assert.throws(() => f.featurizeCodesInto(Uint32Array.of(2, 6), 2, indices, values, -1), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /position/.test(e.message));
   assert.throws(() => f.featurizeCodesInto(Uint32Array.of(4, 5), 2, indices, values, 99), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /do not fit/.test(e.message));
-  assert.throws(() => createFeaturizer({ bits: 1, l2: false }).featurizeInto(['a', 'l'], indices, values, 99), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /do not fit/.test(e.message));
+  const tiny = createFeaturizer({ bits: 1, l2: false });
+  const cancelled = tiny.hashTerms(['a', 'l']);
+  assert.equal(tiny.featurizeCodes(cancelled.codes, cancelled.count).indices.length, 0);
+  assert.throws(() => tiny.featurizeCodesInto(cancelled.codes, cancelled.count, indices, values, 99), (e) => isTokrsError(e, 'TOKRS_ERR_LIMIT') && /do not fit/.test(e.message));
   assert.equal(f.featurizeCodesInto(Uint32Array.of(4, 5), 2, indices, values, 0), 0);
 });
