@@ -6,8 +6,13 @@
  *
  *   TOKRS_CACHE_DIR=/tmp/tokrs-cache npx tsx bench/e2e.ts [--messages 200000] [--idle-exit 1500] [--diagnose]
  *
- * --diagnose adds runs of the topology without model snapshots (workers 0 and 2): with 2^20 hash buckets a
- * snapshot is ~25 MB of Avro, gzipped, every 5,000 messages.
+ * --diagnose adds runs of the topology without model snapshots (workers 0, 1 and 2): a snapshot of the
+ * waimai model is ~2 MB, encoded on the main thread and gzipped by the producer, every 5,000 messages.
+ *
+ * Each tokrs run also gets its CPU time per message over the same span, from /proc: its main thread, its
+ * other threads (tokenizer workers, GC helpers, the libuv pool that gzips outputs) and the broker's JVM.
+ * Their sum bounds any run on this machine to cores / sum, however the work is spread over threads; the
+ * last line says what sum each goal needs.
  *
  * Starts its own broker (LocalBroker, temp data dir) unless KAFKA_BROKERS is set; feeding the topic is
  * not timed. Every consumer reads the same topic from the beginning with a fresh group. Each rate counts
@@ -21,7 +26,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -31,7 +36,7 @@ import { LocalBroker } from '../src/kafka/local-broker.js';
 import { parseTopology } from '../src/topology/load.js';
 import { outputTopics, startTopology, type RunHandle } from '../src/topology/runner.js';
 import type { Topology } from '../src/topology/spec.js';
-import { feedRepeated, intOption, waimaiLines } from './support.js';
+import { cpuSince, feedRepeated, intOption, processCpu, waimaiLines, type ProcessCpu } from './support.js';
 
 const require = createRequire(import.meta.url);
 const TOPOLOGY = new URL('../topologies/waimai-sentiment.yaml', import.meta.url);
@@ -47,6 +52,8 @@ interface Rate {
   seconds: number;
   /** From asking to read until the first message (group join, connect, worker start-up). */
   startSeconds: number | null;
+  /** CPU time spent over the same span, ms: tokrs's process (main thread, other threads) and the broker's. */
+  cpu?: { tokrs: ProcessCpu; broker: number | undefined };
 }
 const perSecond = (r: Rate): number => r.messages / r.seconds;
 
@@ -88,6 +95,17 @@ const texts = lines.map((line) => (JSON.parse(line) as { text: string }).text);
 
 // --- the measurements --------------------------------------------------------------------------------
 
+interface CpuReading {
+  tokrs: ProcessCpu | undefined;
+  broker: number | undefined;
+}
+
+/** CPU time so far of this process (tokrs runs in it) and of the broker when the bench started it. */
+function cpuReading(): CpuReading {
+  const b = broker === undefined ? undefined : processCpu(broker.pid);
+  return { tokrs: processCpu(process.pid), broker: b === undefined ? undefined : b.main + b.others };
+}
+
 /** tokrs run in process: the waimai topology with `workers` tokenizer threads, outputs on, fresh group. */
 async function measureTokrs(kafka: Kafka, topic: string, workers: number, snapshots = true): Promise<Rate> {
   const spec = parseYaml(readFileSync(TOPOLOGY, 'utf8')) as Record<string, unknown> & { outputs: Record<string, { topic?: string } | null> };
@@ -112,12 +130,12 @@ async function measureTokrs(kafka: Kafka, topic: string, workers: number, snapsh
   const run = await startTopology(t, { kafka, idleExitMs: IDLE_EXIT_MS });
   running = run;
   const processed = (): number => run.state.labelled + Object.values(run.state.deadLetters).reduce((a, b) => a + b, 0);
-  let first: { at: number; processed: number } | undefined;
-  let last: number | undefined;
+  let first: { at: number; processed: number; cpu: CpuReading } | undefined;
+  let last: { at: number; cpu: CpuReading } | undefined;
   const poll = setInterval(() => {
     const n = processed();
-    if (first === undefined && n > 0) first = { at: performance.now(), processed: n };
-    if (last === undefined && n >= MESSAGES) last = performance.now();
+    if (first === undefined && n > 0) first = { at: performance.now(), processed: n, cpu: cpuReading() };
+    if (last === undefined && n >= MESSAGES) last = { at: performance.now(), cpu: cpuReading() };
   }, 1);
   try {
     const summary = await run.finished;
@@ -126,7 +144,14 @@ async function measureTokrs(kafka: Kafka, topic: string, workers: number, snapsh
       throw new Error(`tokrs with ${workers} workers saw ${summary.seen} and processed ${processed()} of ${MESSAGES} messages`);
     }
     // Counted from the first observation, so the messages processed before it are not counted.
-    return { messages: MESSAGES - first.processed, seconds: (last - first.at) / 1000, startSeconds: (first.at - asked) / 1000 };
+    const tokrsCpu = first.cpu.tokrs !== undefined && last.cpu.tokrs !== undefined ? cpuSince(first.cpu.tokrs, last.cpu.tokrs) : undefined;
+    const brokerCpu = first.cpu.broker !== undefined && last.cpu.broker !== undefined ? last.cpu.broker - first.cpu.broker : undefined;
+    return {
+      messages: MESSAGES - first.processed,
+      seconds: (last.at - first.at) / 1000,
+      startSeconds: (first.at - asked) / 1000,
+      ...(tokrsCpu === undefined ? {} : { cpu: { tokrs: tokrsCpu, broker: brokerCpu } }),
+    };
   } finally {
     clearInterval(poll);
   }
@@ -266,7 +291,7 @@ async function main(): Promise<void> {
   }
   const diagnostic: [number, Rate][] = [];
   if (DIAGNOSE) {
-    for (const workers of [0, 2]) {
+    for (const workers of [0, 1, 2]) {
       if (interrupted) return;
       step(`tokrs run, workers ${workers}, no snapshots`);
       diagnostic.push([workers, await measureTokrs(kafka, topic, workers, false)]);
@@ -306,6 +331,32 @@ async function main(): Promise<void> {
   }
   const ratio2 = perSecond(tokrs[2]!) / perSecond(jieba);
   goal('tokrs workers 2 / bare nodejieba (1 thread)', ratio2, '> 1', ratio2 > 1);
+
+  // Whether the goals fit this machine at all: the CPU a message costs, summed over every thread of tokrs
+  // and the broker, bounds any run to cores / cost however its work is spread over threads.
+  const cores = availableParallelism();
+  const us = (ms: number, r: Rate): string => ((1000 * ms) / r.messages).toFixed(1).padStart(7);
+  console.log(`\nCPU µs per message over the same span (from /proc; ${cores} cores here; bound = ${cores} cores / total)`);
+  console.log(`${'what'.padEnd(34)}${'main'.padStart(7)}${'others'.padStart(7)}${'broker'.padStart(7)}${'total'.padStart(7)}${'bound'.padStart(10)}`);
+  const cpuRow = (name: string, r: Rate): void => {
+    if (r.cpu === undefined) return console.log(`${name}: no /proc, no CPU figures`);
+    const { main, others } = r.cpu.tokrs;
+    const total = main + others + (r.cpu.broker ?? 0);
+    const bound = (cores * 1000 * r.messages) / total;
+    console.log(
+      `${name.padEnd(34)}${us(main, r)}${us(others, r)}${r.cpu.broker === undefined ? '      ?' : us(r.cpu.broker, r)}${us(total, r)}${fmt(bound)}` +
+        (r.cpu.broker === undefined ? '  (broker not ours: its CPU is not counted)' : ''),
+    );
+  };
+  tokrs.forEach((r, workers) => cpuRow(`tokrs run, workers ${workers}`, r));
+  for (const [workers, r] of diagnostic) cpuRow(`  (workers ${workers}, no snapshots)`, r);
+  console.log(`${'bare nodejieba.cut, 1 thread'.padEnd(34)}${(1e6 / perSecond(jieba)).toFixed(1).padStart(7)}`);
+  const goal1 = 0.8 * slower;
+  const goal2 = perSecond(jieba);
+  console.log(
+    `budget on ${cores} cores: ${((cores * 1e6) / goal1).toFixed(1)} µs a message for goal 1 (${fmt(goal1).trim()} msg/s), ` +
+      `${((cores * 1e6) / goal2).toFixed(1)} µs for goal 2 (above ${fmt(goal2).trim()} msg/s), all threads and the broker together`,
+  );
 }
 
 main()

@@ -46,3 +46,34 @@ export async function feedRepeated(kafka: Kafka, topic: string, lines: readonly 
   if (fed.sent !== count) throw new Error(`fed ${fed.sent} of ${count} messages (${fed.skipped} skipped)`);
   return fed.sent;
 }
+
+/** CPU time of a process so far, ms: its main thread (tid = pid) and all its other threads together. */
+export interface ProcessCpu {
+  main: number;
+  others: number;
+}
+
+/** From /proc (clock ticks of 10 ms): the whole process, and its main thread alone. Undefined where /proc is missing (not Linux). */
+export function processCpu(pid: number): ProcessCpu | undefined {
+  const msPerTick = 10; // USER_HZ is 100 on every Linux ABI Node runs on
+  // utime + stime (fields 14 and 15), read after the command name, which is in parentheses and may itself
+  // hold spaces or parentheses. /proc/<pid>/stat also counts the threads that have ended.
+  const ticks = (path: string): number | undefined => {
+    try {
+      const stat = readFileSync(path, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return undefined; // no /proc (not Linux), or the process is gone
+    }
+  };
+  const all = ticks(`/proc/${pid}/stat`);
+  const main = ticks(`/proc/${pid}/task/${pid}/stat`);
+  if (all === undefined || main === undefined) return undefined;
+  return { main: main * msPerTick, others: (all - main) * msPerTick };
+}
+
+/** `later` minus `earlier`, thread group by thread group. */
+export function cpuSince(earlier: ProcessCpu, later: ProcessCpu): ProcessCpu {
+  return { main: later.main - earlier.main, others: later.others - earlier.others };
+}
