@@ -117,6 +117,10 @@ export class SoftmaxSgd implements OnlineClassifier {
   private step = 0;
   private updateCount = 0;
 
+  /** Whether `scores` first touches a message's state in a light loop: for state far beyond the caches. */
+  private readonly warmCache: boolean;
+  /** Where that loop leaves its sum (never read: it only keeps the loads from being optimised away). */
+  private warmSink = 0;
   /** Scratch for scores / gradients, length cap; avoids an allocation per update. */
   private scratch: Float64Array = new Float64Array(0);
 
@@ -140,6 +144,7 @@ export class SoftmaxSgd implements OnlineClassifier {
       throw configError(`model dim must be an integer in [1, 2^30], got ${String(options.dim)}`);
     }
     this.dim = options.dim;
+    this.warmCache = options.dim >= 2 ** 20;
     this.hashing = { ...(options.hashing ?? {}) };
     this.optimizer = checkOptimizer(options.optimizer ?? sgd());
     this.l1 = nonNegative('l1', options.l1 ?? 0);
@@ -300,6 +305,22 @@ export class SoftmaxSgd implements OnlineClassifier {
       caught.x = undefined;
       return;
     }
+    // With 2^20 buckets a feature's weight, accumulator and clock are three cache misses in three arrays,
+    // and the loop below is too heavy for the CPU to keep many of them in flight: this light loop issues
+    // them all first, so the loop below finds them in cache. `npx tsx bench/learn.ts` (prequential rows),
+    // with and without it on a 2-core EPYC (2 MB L2, 32 MB L3): 2^20 buckets 3.95-4.11 -> 3.25-3.81 µs a
+    // message; at 2^18 and below it only added work (2,334 -> 2,653 ns at 2^18), hence `warmCache`.
+    let touched = 0;
+    if (this.warmCache) {
+      const adaptive = G.length > 0;
+      for (let k = 0; k < n; k++) {
+        const j = indices[k];
+        touched += w[j * cap] + lastA[j];
+        if (adaptive) touched += G[j * cap];
+        if (sgd) touched += lastB[j];
+      }
+    }
+    this.warmSink = touched;
     // A prediction remembers its catch-up for the learn that usually follows it (see `caught`).
     let cw: Float64Array | undefined;
     if (!write) {
