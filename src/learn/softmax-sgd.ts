@@ -117,6 +117,12 @@ export class SoftmaxSgd implements OnlineClassifier {
   private step = 0;
   private updateCount = 0;
 
+  /**
+   * One bit per feature, set when `scores` writes its state (every learn does, before its gradient): a
+   * superset of the features with state, so a snapshot checks those instead of all 2^bits (7.5 ms a
+   * snapshot at 2^20 in a profile of `tokrs run`, every 5,000 messages).
+   */
+  private written: Uint32Array;
   /** Whether `scores` first touches a message's state in a light loop: for state far beyond the caches. */
   private readonly warmCache: boolean;
   /** Where that loop leaves its sum (never read: it only keeps the loads from being optimised away). */
@@ -144,6 +150,7 @@ export class SoftmaxSgd implements OnlineClassifier {
       throw configError(`model dim must be an integer in [1, 2^30], got ${String(options.dim)}`);
     }
     this.dim = options.dim;
+    this.written = new Uint32Array(Math.ceil(options.dim / 32));
     this.warmCache = options.dim >= 2 ** 20;
     this.hashing = { ...(options.hashing ?? {}) };
     this.optimizer = checkOptimizer(options.optimizer ?? sgd());
@@ -252,6 +259,10 @@ export class SoftmaxSgd implements OnlineClassifier {
     const cap = this.cap;
     const { indices, values } = x;
     const n = indices.length;
+    if (write) {
+      const written = this.written;
+      for (let k = 0; k < n; k++) written[indices[k] >>> 5] |= 1 << (indices[k] & 31);
+    }
     const w = this.w;
     const o = this.optimizer;
     if (o.type === 'ftrl') {
@@ -578,7 +589,8 @@ export class SoftmaxSgd implements OnlineClassifier {
 
   /**
    * Features whose state is not all zeros (weights, accumulators or lazy clocks), ascending. Compared as bit
-   * patterns, so a -0 counts as non-zero and a restore gives back exactly the same bits.
+   * patterns, so a -0 counts as non-zero and a restore gives back exactly the same bits. Only the features
+   * `written` marks can have state.
    */
   private activeRows(): Int32Array {
     const { dim, cap } = this;
@@ -588,19 +600,25 @@ export class SoftmaxSgd implements OnlineClassifier {
     const acc = this.acc.length === 0 ? w : new Int32Array(this.acc.buffer, this.acc.byteOffset, this.acc.length);
     const lazy = this.lazy;
     const lastA = new Int32Array(this.lastA.buffer, this.lastA.byteOffset, 2 * this.lastA.length);
-    // Only SGD moves cumB: for the other optimizers lastB is all zeros (see `scores`) and is not read, a third
-    // of the bytes this scan of every feature, every few thousand messages, goes through.
+    // Only SGD moves cumB: for the other optimizers lastB is all zeros (see `scores`) and is not read.
     const readB = lazy && this.optimizer.type === 'sgd';
     const lastB = new Int32Array(this.lastB.buffer, this.lastB.byteOffset, 2 * this.lastB.length);
-    const found = new Int32Array(dim);
+    const written = this.written;
+    let candidates = 0;
+    for (let word = 0; word < written.length; word++) candidates += popcount(written[word]);
+    const found = new Int32Array(Math.min(dim, candidates));
     let n = 0;
-    for (let j = 0; j < dim; j++) {
-      let bits = 0;
-      if (cap === 1) bits = w[j] | acc[j];
-      else for (let base = j * cap, r = base; r < base + cap; r++) bits |= w[r] | acc[r];
-      if (lazy) bits |= lastA[2 * j] | lastA[2 * j + 1];
-      if (readB) bits |= lastB[2 * j] | lastB[2 * j + 1];
-      if (bits !== 0) found[n++] = j;
+    for (let word = 0; word < written.length; word++) {
+      // The set bits of this word, lowest first, so rows come out ascending.
+      for (let bitsLeft = written[word]; bitsLeft !== 0; bitsLeft &= bitsLeft - 1) {
+        const j = word * 32 + (31 - Math.clz32(bitsLeft & -bitsLeft));
+        let bits = 0;
+        if (cap === 1) bits = w[j] | acc[j];
+        else for (let base = j * cap, r = base; r < base + cap; r++) bits |= w[r] | acc[r];
+        if (lazy) bits |= lastA[2 * j] | lastA[2 * j + 1];
+        if (readB) bits |= lastB[2 * j] | lastB[2 * j + 1];
+        if (bits !== 0) found[n++] = j;
+      }
     }
     return found.slice(0, n);
   }
@@ -662,6 +680,10 @@ export class SoftmaxSgd implements OnlineClassifier {
     this.lazy = m.lazy;
     this.lastA = lastA;
     this.lastB = lastB;
+    // A dense (version 1) snapshot lists no rows: mark every feature, the next snapshot checks them all once.
+    this.written = new Uint32Array(Math.ceil(this.dim / 32));
+    if (rows === undefined) for (let j = 0; j < this.dim; j++) this.written[j >>> 5] |= 1 << (j & 31);
+    else for (let i = 0; i < rows.length; i++) this.written[rows[i] >>> 5] |= 1 << (rows[i] & 31);
     this.cumA = m.cumA;
     this.cumB = m.cumB;
     this.step = m.step;
@@ -703,6 +725,13 @@ function expand<T extends Float32Array | Float64Array>(values: T, rows: Int32Arr
   if (stride === 1) for (let i = 0; i < rows.length; i++) out[rows[i]] = values[i];
   else for (let i = 0; i < rows.length; i++) out.set(values.subarray(i * stride, (i + 1) * stride), rows[i] * stride);
   return out;
+}
+
+/** The number of set bits of a 32-bit word. */
+function popcount(word: number): number {
+  let v = word - ((word >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
 }
 
 /** p = softmax(0, s_0, …, s_{R-1}); s is left untouched. */
