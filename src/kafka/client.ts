@@ -5,6 +5,7 @@
 import { Kafka, logLevel, type Admin, type AdminConfig, type Consumer, type ConsumerConfig, type KafkaConfig, type LogEntry, type Producer, type ProducerConfig, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { ERROR_CODES, TokrsError } from '../errors.js';
+import { registerCodecs } from './codecs.js';
 import { probeTls } from './tls-probe.js';
 
 export type { Kafka } from 'kafkajs';
@@ -53,6 +54,7 @@ function envLevel(): keyof typeof LEVELS {
 }
 
 export function createKafka(options: KafkaClientOptions): Kafka {
+  registerCodecs(); // snappy, lz4 and zstd, which KafkaJS leaves to the application
   const logger = options.logger ?? stderrLogger;
   const config: KafkaConfig = {
     brokers: [...options.brokers],

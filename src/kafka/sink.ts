@@ -5,6 +5,7 @@
  */
 import { CompressionTypes, type IHeaders, type Message, type Producer } from 'kafkajs';
 import type { Kafka } from './client.js';
+import { loadCodec } from './codecs.js';
 import { withRetry, type RetryOptions } from './retry.js';
 
 export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
@@ -69,6 +70,8 @@ export class KafkaSink {
   readonly sent = new Map<string, number>();
 
   constructor(private readonly options: KafkaSinkOptions) {
+    // Refused now, not at the first send, when the codec's package does not load here.
+    loadCodec(options.compression ?? 'none');
     this.owned = options.producer === undefined;
     this.producer = options.producer ?? options.kafka.producer({ allowAutoTopicCreation: false });
     this.connected = !this.owned;

@@ -20,6 +20,7 @@ import type { CheckpointRecord } from '../codec/records.js';
 import { describeError } from '../errors.js';
 import { ensureTopics, withAdmin, type TopicSpec } from '../kafka/admin.js';
 import type { Kafka } from '../kafka/client.js';
+import { loadCodec } from '../kafka/codecs.js';
 import { COMPRESSION, KafkaSink, MAX_REQUEST_BYTES, chunksOf, type Compression, type OutputRecord } from '../kafka/sink.js';
 import { withRetry, type RetryOptions } from '../kafka/retry.js';
 import type { CommitPoint } from '../kafka/offset-tracker.js';
@@ -169,6 +170,7 @@ function atLeastOnce(kafka: Kafka, t: Topology, source: KafkaSource, retry: Retr
 }
 
 function exactlyOnce(producer: Producer, groupId: string, source: KafkaSource, retry: RetryOptions, compression: Compression): Committer {
+  loadCodec(compression); // a codec that does not load here is refused at start, not at the first commit
   let pending: OutputRecord[] = [];
   return {
     send: (record) => void pending.push(record),
