@@ -7,6 +7,7 @@
  * whatever else the machine is doing, so each rate is the best of 5 windows of >= 300 ms (one 1.5 s window
  * gave 650k-1.05M for the same code on a quiet machine: one pause from elsewhere sinks the whole figure).
  */
+import { gzipSync } from 'node:zlib';
 import type { SparseVector } from '../src/features/sparse-vector.js';
 import type { OnlineClassifier } from '../src/learn/classifier.js';
 import { adagrad, ftrl, sgd, type Optimizer } from '../src/learn/optimizers.js';
@@ -14,6 +15,10 @@ import { encodeModelSnapshot } from '../src/learn/snapshot-codec.js';
 import { SoftmaxSgd } from '../src/learn/softmax-sgd.js';
 import { TfjsClassifier, ensureTfjsBackend, type TfjsBackend } from '../src/learn/tfjs-classifier.js';
 import { prng } from '../test/support/prng.js';
+import { createFeaturizer } from '../src/features/featurizer.js';
+import { createClassifier } from '../src/learn/factory.js';
+import { createTokenizer } from '../src/tokenize/create-tokenizer.js';
+import { waimaiLines, waimaiTopology } from './support.js';
 
 
 /** Zipf-ish bucket use, like hashed tokens: a few frequent buckets and a long tail; L2-normalised values. */
@@ -146,4 +151,37 @@ for (const [name, optimizer, l1, l2] of [optimizers[0], optimizers[2], optimizer
   }
   const med = (a: number[]) => a.sort((x, y) => x - y)[a.length >> 1].toFixed(2);
   console.log(`${name.padEnd(31)}| ${med(snapTimes).padStart(13)} | ${med(encTimes).padStart(20)} | ${fmt(size).padStart(10)}`);
+}
+
+// The waimai topology's model after the 11,983 reviews, as `tokrs run` snapshots it every 5,000 messages;
+// gzip at zlib's default level is what the producer's gzip (KafkaJS) does to it.
+console.log('\nSnapshot of the waimai model (its topology\'s tokenizer, features and model, trained on the reviews once)');
+{
+  const t = waimaiTopology({});
+  const tokenizer = createTokenizer(t.tokenize);
+  const featurizer = createFeaturizer(t.features);
+  const model = createClassifier(t.model, { dim: featurizer.dim });
+  for (const line of waimaiLines()) {
+    const { text, label } = JSON.parse(line) as { text: string; label: number | string };
+    const hashed = tokenizer.tokenizeHashed(text, featurizer, false);
+    model.learn(featurizer.featurizeCodes(hashed.codes, hashed.codeCount), String(label));
+  }
+  const times = { snapshot: [] as number[], encode: [] as number[], gzip: [] as number[] };
+  let bytes = 0;
+  let gzipped = 0;
+  for (let i = 0; i < 9; i++) {
+    const t0 = performance.now();
+    const s = model.snapshot();
+    const t1 = performance.now();
+    const encoded = encodeModelSnapshot(s);
+    const t2 = performance.now();
+    gzipped = gzipSync(encoded).length;
+    const t3 = performance.now();
+    bytes = encoded.length;
+    times.snapshot.push(t1 - t0);
+    times.encode.push(t2 - t1);
+    times.gzip.push(t3 - t2);
+  }
+  const med = (a: number[]) => a.sort((x, y) => x - y)[a.length >> 1]!.toFixed(2);
+  console.log(`snapshot() ${med(times.snapshot)} ms, encode ${med(times.encode)} ms, ${fmt(bytes)} bytes; gzip ${med(times.gzip)} ms -> ${fmt(gzipped)} bytes (medians of 9)`);
 }
