@@ -11,7 +11,11 @@ import { gzipSync } from 'node:zlib';
 import type { SparseVector } from '../src/features/sparse-vector.js';
 import type { OnlineClassifier } from '../src/learn/classifier.js';
 import { adagrad, ftrl, sgd, type Optimizer } from '../src/learn/optimizers.js';
-import { encodeModelSnapshot } from '../src/learn/snapshot-codec.js';
+import { SNAPSHOT_CODEC_VERSION, encodeModelSnapshot } from '../src/learn/snapshot-codec.js';
+import { encodeRecord } from '../src/codec/avro.js';
+import { modelSnapshotToRecord } from '../src/codec/mapping.js';
+import { SCHEMA_NAMES } from '../src/codec/records.js';
+import { hashSettings } from '../src/topology/pipeline.js';
 import { SoftmaxSgd } from '../src/learn/softmax-sgd.js';
 import { TfjsClassifier, ensureTfjsBackend, type TfjsBackend } from '../src/learn/tfjs-classifier.js';
 import { prng } from '../test/support/prng.js';
@@ -153,9 +157,10 @@ for (const [name, optimizer, l1, l2] of [optimizers[0], optimizers[2], optimizer
   console.log(`${name.padEnd(31)}| ${med(snapTimes).padStart(13)} | ${med(encTimes).padStart(20)} | ${fmt(size).padStart(10)}`);
 }
 
-// The waimai topology's model after the 11,983 reviews, as `tokrs run` snapshots it every 5,000 messages;
-// gzip at zlib's default level is what the producer's gzip (KafkaJS) does to it.
-console.log('\nSnapshot of the waimai model (its topology\'s tokenizer, features and model, trained on the reviews once)');
+// The waimai topology's model after the 11,983 reviews, as `tokrs run` publishes it every 5,000 messages (the
+// Avro snapshot record) and checkpoints it (the snapshot codec's bytes); gzip at zlib's default level is what
+// the producer's gzip (KafkaJS) does to a batch.
+console.log('\nSnapshot of the waimai model (its topology\'s tokenizer, features and model, trained on the reviews once; medians of 9)');
 {
   const t = waimaiTopology({});
   const tokenizer = createTokenizer(t.tokenize);
@@ -166,22 +171,29 @@ console.log('\nSnapshot of the waimai model (its topology\'s tokenizer, features
     const hashed = tokenizer.tokenizeHashed(text, featurizer, false);
     model.learn(featurizer.featurizeCodes(hashed.codes, hashed.codeCount), String(label));
   }
-  const times = { snapshot: [] as number[], encode: [] as number[], gzip: [] as number[] };
-  let bytes = 0;
-  let gzipped = 0;
-  for (let i = 0; i < 9; i++) {
-    const t0 = performance.now();
-    const s = model.snapshot();
-    const t1 = performance.now();
-    const encoded = encodeModelSnapshot(s);
-    const t2 = performance.now();
-    gzipped = gzipSync(encoded).length;
-    const t3 = performance.now();
-    bytes = encoded.length;
-    times.snapshot.push(t1 - t0);
-    times.encode.push(t2 - t1);
-    times.gzip.push(t3 - t2);
-  }
   const med = (a: number[]) => a.sort((x, y) => x - y)[a.length >> 1]!.toFixed(2);
-  console.log(`snapshot() ${med(times.snapshot)} ms, encode ${med(times.encode)} ms, ${fmt(bytes)} bytes; gzip ${med(times.gzip)} ms -> ${fmt(gzipped)} bytes (medians of 9)`);
+  const timed = <T>(times: number[], f: () => T): T => {
+    const t0 = performance.now();
+    const out = f();
+    times.push(performance.now() - t0);
+    return out;
+  };
+  const times = { snapshot: [] as number[], record: [] as number[], codec: [] as number[], gzipRecord: [] as number[], gzipCodec: [] as number[] };
+  let sizes = { record: 0, codec: 0, gzipRecord: 0, gzipCodec: 0 };
+  for (let i = 0; i < 9; i++) {
+    const s = timed(times.snapshot, () => model.snapshot());
+    const record = timed(times.record, () =>
+      encodeRecord(SCHEMA_NAMES.modelSnapshot, modelSnapshotToRecord(s, { topology: t.name, runId: 'bench', version: i, hash: hashSettings(t), createdAt: 0 })).value,
+    );
+    const codec = timed(times.codec, () => encodeModelSnapshot(s));
+    sizes = {
+      record: record.length,
+      codec: codec.length,
+      gzipRecord: timed(times.gzipRecord, () => gzipSync(record)).length,
+      gzipCodec: timed(times.gzipCodec, () => gzipSync(codec)).length,
+    };
+  }
+  console.log(`snapshot() ${med(times.snapshot)} ms, format ${model.snapshot().version}`);
+  console.log(`published (Avro record): encode ${med(times.record)} ms, ${fmt(sizes.record)} bytes; gzip ${med(times.gzipRecord)} ms -> ${fmt(sizes.gzipRecord)} bytes`);
+  console.log(`checkpointed (codec ${SNAPSHOT_CODEC_VERSION}): encode ${med(times.codec)} ms, ${fmt(sizes.codec)} bytes; gzip ${med(times.gzipCodec)} ms -> ${fmt(sizes.gzipCodec)} bytes`);
 }

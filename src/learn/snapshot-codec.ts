@@ -6,19 +6,11 @@ import type { ModelSnapshot, SnapshotArray } from './classifier.js';
  *
  *   "TKMS" | u32 codec version | u32 header length | header JSON (UTF-8) | pad to 8 | arrays, each 8-aligned
  *
- * The header holds kind, version, dim, hashing, labels, meta and an index {name, type, length, offset, as}
- * of the arrays, whose bytes are copied as they are: no per-weight conversion, so a 2^20-bucket model
+ * The header holds kind, version, dim, hashing, labels, meta and an index {name, type, length, offset} of
+ * the arrays, whose bytes are copied as they are: no per-weight conversion, so a 2^20-bucket model
  * encodes in a few milliseconds. (Little-endian typed-array bytes: every platform Node runs on.)
- *
- * Codec version 2 stores two kinds of Float64Array more compactly, losslessly (`as` in the index): one whose
- * every element is +0 as no bytes (`zeros`: AdaGrad's never-moved SGD clocks), and one whose every element
- * is an integer in [0, 2^32) as u32 (`u32`: AdaGrad's lazy clocks count steps). The waimai model's snapshot
- * shrinks from 1.97 to 1.13 MB, and gzip gets through it in 38 instead of 60 ms (`npx tsx bench/learn.ts`,
- * last table): it spent nearly half its time on the clocks' doubles. Version 1 (plain arrays only) still
- * decodes.
  */
-export const SNAPSHOT_CODEC_VERSION = 2;
-const READABLE_CODEC_VERSIONS = [1, 2];
+export const SNAPSHOT_CODEC_VERSION = 1;
 const MAGIC = [0x54, 0x4b, 0x4d, 0x53]; // "TKMS"
 
 const TYPES = { Float32Array, Float64Array, Int32Array, Uint8Array } as const;
@@ -29,46 +21,18 @@ interface IndexEntry {
   type: TypeName;
   length: number;
   offset: number;
-  /** How a Float64Array's values are stored when not as themselves (codec version 2). */
-  as?: 'zeros' | 'u32';
 }
 
 const align8 = (n: number): number => (n + 7) & ~7;
 
-/** The compact form a Float64Array's values allow, if any. Bit patterns: a -0 is not +0 and stays a double. */
-function compactForm(a: Float64Array): IndexEntry['as'] {
-  let zeros = true;
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i];
-    if (v === 0 && Object.is(v, 0)) continue;
-    zeros = false;
-    if (!(v > 0 && v < 2 ** 32 && Math.floor(v) === v)) return undefined;
-  }
-  return zeros ? 'zeros' : 'u32';
-}
-
-/** The bytes an array is stored as. */
-function storedBytes(a: SnapshotArray, as: IndexEntry['as']): Uint8Array {
-  if (as === 'zeros') return new Uint8Array(0);
-  if (as === 'u32') {
-    const u = Uint32Array.from(a as Float64Array);
-    return new Uint8Array(u.buffer);
-  }
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
 export function encodeModelSnapshot(s: ModelSnapshot): Uint8Array {
   const index: IndexEntry[] = [];
-  const stored: Uint8Array[] = [];
   let dataBytes = 0;
   for (const [name, a] of Object.entries(s.arrays)) {
     const type = a.constructor.name as TypeName;
     if (!(type in TYPES)) throw new TokrsError(ERROR_CODES.SNAPSHOT, `snapshot array '${name}' has unsupported type ${type}`);
-    const as = a instanceof Float64Array ? compactForm(a) : undefined;
-    const bytes = storedBytes(a, as);
-    index.push({ name, type, length: a.length, offset: dataBytes, ...(as === undefined ? {} : { as }) });
-    stored.push(bytes);
-    dataBytes = align8(dataBytes + bytes.byteLength);
+    index.push({ name, type, length: a.length, offset: dataBytes });
+    dataBytes = align8(dataBytes + a.byteLength);
   }
   const header = new TextEncoder().encode(
     JSON.stringify({ kind: s.kind, version: s.version, dim: s.dim, hashing: s.hashing, labels: s.labels, meta: s.meta, arrays: index }),
@@ -80,7 +44,10 @@ export function encodeModelSnapshot(s: ModelSnapshot): Uint8Array {
   view.setUint32(4, SNAPSHOT_CODEC_VERSION, true);
   view.setUint32(8, header.length, true);
   out.set(header, 12);
-  index.forEach((e, i) => out.set(stored[i]!, dataStart + e.offset));
+  for (const e of index) {
+    const a = s.arrays[e.name];
+    out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), dataStart + e.offset);
+  }
   return out;
 }
 
@@ -91,7 +58,7 @@ export function decodeModelSnapshot(bytes: Uint8Array): ModelSnapshot {
   if (!(bytes instanceof Uint8Array) || bytes.length < 12 || MAGIC.some((m, i) => bytes[i] !== m)) fail('not a tokrs model snapshot (bad magic)');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const codec = view.getUint32(4, true);
-  if (!READABLE_CODEC_VERSIONS.includes(codec)) fail(`codec version ${codec}, this build reads ${READABLE_CODEC_VERSIONS.join(' and ')}`);
+  if (codec !== SNAPSHOT_CODEC_VERSION) fail(`codec version ${codec}, this build reads ${SNAPSHOT_CODEC_VERSION}`);
   const headerLength = view.getUint32(8, true);
   if (12 + headerLength > bytes.length) fail('truncated header');
   let header: { kind: string; version: number; dim: number; hashing: ModelSnapshot['hashing']; labels: string[]; meta: Record<string, unknown>; arrays: IndexEntry[] };
@@ -106,15 +73,12 @@ export function decodeModelSnapshot(bytes: Uint8Array): ModelSnapshot {
   for (const e of header.arrays) {
     const Type = TYPES[e.type];
     if (Type === undefined || !Number.isInteger(e.length) || e.length < 0 || !Number.isInteger(e.offset) || e.offset < 0) fail(`bad array entry ${JSON.stringify(e)}`);
-    if (e.as !== undefined && (codec < 2 || e.type !== 'Float64Array' || (e.as !== 'zeros' && e.as !== 'u32'))) fail(`bad array entry ${JSON.stringify(e)}`);
     const start = dataStart + e.offset;
-    const end = start + e.length * (e.as === 'zeros' ? 0 : e.as === 'u32' ? 4 : Type.BYTES_PER_ELEMENT);
+    const end = start + e.length * Type.BYTES_PER_ELEMENT;
     if (end > bytes.length) fail(`array '${e.name}' runs past the end (truncated snapshot?)`);
     // Copy into a fresh, aligned buffer: the input may be a slice of a larger, unaligned Buffer.
     const copy = Uint8Array.prototype.slice.call(bytes, start, end);
-    if (e.as === 'zeros') arrays[e.name] = new Float64Array(e.length);
-    else if (e.as === 'u32') arrays[e.name] = Float64Array.from(new Uint32Array(copy.buffer, 0, e.length));
-    else arrays[e.name] = new Type(copy.buffer, 0, e.length);
+    arrays[e.name] = new Type(copy.buffer, 0, e.length);
   }
   return { kind: header.kind, version: header.version, dim: header.dim, hashing: header.hashing, labels: header.labels, meta: header.meta, arrays };
 }

@@ -36,11 +36,16 @@ export const SOFTMAX_SGD_KIND = 'softmax-sgd';
  *   is all zeros. A hashed text model touches a small share of its 2^20 buckets (the waimai topology:
  *   6.7%), so this is several times smaller, and restores into exactly the same model.
  *
- * `snapshot()` writes version 2; `restore` reads both.
+ * - 3: as 2, with the lazy clocks stored only as far as they carry information: `lastB` only for SGD with
+ *   L1 (nothing else moves it: all zeros otherwise), and AdaGrad's `lastA`, which counts steps, as Int32
+ *   when every value fits (else Float64, as before). Those clocks were half the bytes of the waimai model's
+ *   snapshot, and gzip spent nearly half its time on them (`npx tsx bench/learn.ts`, last table).
+ *
+ * `snapshot()` writes version 3; `restore` reads all three.
  */
-export const SOFTMAX_SGD_VERSION = 2;
+export const SOFTMAX_SGD_VERSION = 3;
 /** Snapshot format versions `restore` reads. */
-export const SOFTMAX_SGD_READABLE_VERSIONS: readonly number[] = [1, 2];
+export const SOFTMAX_SGD_READABLE_VERSIONS: readonly number[] = [1, 2, 3];
 
 const metaSchema = z.object({
   optimizer: z.discriminatedUnion('type', [
@@ -554,13 +559,17 @@ export class SoftmaxSgd implements OnlineClassifier {
     };
     if (this.lazy) {
       const lastA = new Float64Array(n);
-      const lastB = new Float64Array(n);
+      let steps = !sgdLike; // AdaGrad's clock counts steps: whole numbers, as Int32 while they fit
       for (let i = 0; i < n; i++) {
-        lastA[i] = this.lastA[rows[i]];
-        lastB[i] = this.lastB[rows[i]];
+        const a = (lastA[i] = this.lastA[rows[i]]);
+        if (steps && !(a >= 0 && a < 2 ** 31 && Math.floor(a) === a && !Object.is(a, -0))) steps = false;
       }
-      arrays.lastA = lastA;
-      arrays.lastB = lastB;
+      arrays.lastA = steps ? Int32Array.from(lastA) : lastA;
+      if (this.movesLastB()) {
+        const lastB = new Float64Array(n);
+        for (let i = 0; i < n; i++) lastB[i] = this.lastB[rows[i]];
+        arrays.lastB = lastB;
+      }
     }
     const meta: SoftmaxSgdMeta = {
       optimizer: { ...this.optimizer },
@@ -587,6 +596,11 @@ export class SoftmaxSgd implements OnlineClassifier {
     };
   }
 
+  /** Whether anything moves `cumB`, the second lazy clock: only SGD's L1 does (AdaGrad's L1 follows from `cumA`). */
+  private movesLastB(): boolean {
+    return this.lazy && this.optimizer.type === 'sgd' && this.l1 > 0;
+  }
+
   /**
    * Features whose state is not all zeros (weights, accumulators or lazy clocks), ascending. Compared as bit
    * patterns, so a -0 counts as non-zero and a restore gives back exactly the same bits. Only the features
@@ -600,8 +614,8 @@ export class SoftmaxSgd implements OnlineClassifier {
     const acc = this.acc.length === 0 ? w : new Int32Array(this.acc.buffer, this.acc.byteOffset, this.acc.length);
     const lazy = this.lazy;
     const lastA = new Int32Array(this.lastA.buffer, this.lastA.byteOffset, 2 * this.lastA.length);
-    // Only SGD moves cumB: for the other optimizers lastB is all zeros (see `scores`) and is not read.
-    const readB = lazy && this.optimizer.type === 'sgd';
+    // Where nothing moves cumB, lastB is all zeros and is not read.
+    const readB = this.movesLastB();
     const lastB = new Int32Array(this.lastB.buffer, this.lastB.byteOffset, 2 * this.lastB.length);
     const written = this.written;
     let candidates = 0;
@@ -650,8 +664,16 @@ export class SoftmaxSgd implements OnlineClassifier {
     const stored = rows === undefined ? this.dim : rows.length;
     const w = expand(snapshotArray(snapshot, 'w', Float32Array, m.cap === 0 ? 0 : stored * m.cap), rows, m.cap === 0 ? 0 : this.dim, m.cap);
     const acc = expand(snapshotArray(snapshot, 'acc', Float32Array, sgdLike || m.cap === 0 ? 0 : stored * m.cap), rows, sgdLike || m.cap === 0 ? 0 : this.dim, m.cap);
-    const lastA = m.lazy ? expand(snapshotArray(snapshot, 'lastA', Float64Array, stored), rows, this.dim, 1) : new Float64Array(0);
-    const lastB = m.lazy ? expand(snapshotArray(snapshot, 'lastB', Float64Array, stored), rows, this.dim, 1) : new Float64Array(0);
+    // Version 3 may hold AdaGrad's step clock as Int32, and leaves out the second clock where nothing moves it.
+    const v3 = snapshot.version >= 3;
+    const lastA = !m.lazy
+      ? new Float64Array(0)
+      : expand(v3 && !sgdLike && snapshot.arrays.lastA instanceof Int32Array ? Float64Array.from(snapshotArray(snapshot, 'lastA', Int32Array, stored)) : snapshotArray(snapshot, 'lastA', Float64Array, stored), rows, this.dim, 1);
+    const lastB = !m.lazy
+      ? new Float64Array(0)
+      : v3 && !(sgdLike && m.l1 > 0) && snapshot.arrays.lastB === undefined
+        ? new Float64Array(this.dim)
+        : expand(snapshotArray(snapshot, 'lastB', Float64Array, stored), rows, this.dim, 1);
     for (const [name, a] of [['w', w], ['acc', acc], ['bias', bias], ['biasAcc', biasAcc]] as const) {
       for (let i = 0; i < a.length; i++) {
         if (!Number.isFinite(a[i])) throw new TokrsError(ERROR_CODES.SNAPSHOT, `cannot restore model snapshot: ${name}[${i}] is ${a[i]}`);

@@ -183,7 +183,7 @@ for (const [name, optimizer] of [
     // The same snapshot with its clocks dropped and no catch-up predicts differently: the test can see the
     // difference it guards against.
     const s = model.snapshot();
-    const stale = restored({ ...s, meta: { ...s.meta, cumA: 0, cumB: 0 }, arrays: { ...s.arrays, lastA: new Float64Array(s.arrays.lastA.length), lastB: new Float64Array(s.arrays.lastB.length) } });
+    const stale = restored({ ...s, meta: { ...s.meta, cumA: 0, cumB: 0 }, arrays: { ...s.arrays, lastA: new Float64Array(s.arrays.lastA!.length), ...(s.arrays.lastB === undefined ? {} : { lastB: new Float64Array(s.arrays.lastB.length) }) } });
     const gap = Math.max(...probe.map((x) => Math.abs(probaOf(stale, x, model.labels)[0] - probaOf(model, x, model.labels)[0])));
     assert.ok(gap > 1e-3, `stale weights differ by only ${gap}`);
   });

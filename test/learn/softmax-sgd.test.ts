@@ -122,24 +122,46 @@ function asDenseV1(s: ModelSnapshot, dim: number): ModelSnapshot {
   delete arrays.rows;
   arrays.w = dense(s.arrays.w as Float32Array, cap, dim);
   arrays.acc = dense(s.arrays.acc as Float32Array, cap, dim);
-  if (arrays.lastA !== undefined) arrays.lastA = dense(s.arrays.lastA as Float64Array, 1, dim, true);
-  if (arrays.lastB !== undefined) arrays.lastB = dense(s.arrays.lastB as Float64Array, 1, dim, true);
+  // Version 1 has both clocks as doubles, whatever the optimizer (format 3 may store AdaGrad's as Int32 and
+  // leaves out the SGD-only one).
+  const clocks = asV2(s).arrays;
+  if (clocks.lastA !== undefined) arrays.lastA = dense(clocks.lastA as Float64Array, 1, dim, true);
+  if (clocks.lastB !== undefined) arrays.lastB = dense(clocks.lastB as Float64Array, 1, dim, true);
   return { ...s, version: 1, arrays };
+}
+
+/** A version-3 snapshot as version 2 stored it: both lazy clocks, as doubles. */
+function asV2(s: ModelSnapshot): ModelSnapshot {
+  const arrays: Record<string, SnapshotArray> = { ...s.arrays };
+  if (arrays.lastA !== undefined) {
+    arrays.lastA = Float64Array.from(arrays.lastA);
+    arrays.lastB ??= new Float64Array(arrays.lastA.length);
+  }
+  return { ...s, version: 2, arrays };
 }
 
 for (const [name, make, labels] of [
   ['adagrad + L2 (lazy), 2 classes', (dim: number) => new SoftmaxSgd({ dim, optimizer: adagrad({ lr: 0.2 }), l2: 1e-6 }), ['pos', 'neg']],
   ['sgd + L1/L2 (lazy), 3 classes', (dim: number) => new SoftmaxSgd({ dim, optimizer: sgd({ lr: 0.3 }), l1: 1e-4, l2: 1e-3 }), ['a', 'b', 'c']],
+  ['sgd + L2 (lazy), 2 classes', (dim: number) => new SoftmaxSgd({ dim, optimizer: sgd({ lr: 0.3 }), l2: 1e-3 }), ['pos', 'neg']],
   ['ftrl, 3 classes', (dim: number) => new SoftmaxSgd({ dim, optimizer: ftrl({ alpha: 0.5 }), l1: 1e-3 }), ['a', 'b', 'c']],
 ] as const) {
-  test(`snapshots are sparse (format 2), and a dense format-1 snapshot still restores identically (${name})`, () => {
+  test(`snapshots are sparse (format 3), and dense format-1 and format-2 snapshots still restore identically (${name})`, () => {
     const dim = 2 ** 16;
     const r = prng(11);
     const data = Array.from({ length: 300 }, () => ({ x: randomVector(r, dim), y: labels[Math.floor(r() * labels.length)]! }));
     const a = make(dim);
     data.slice(0, 200).forEach(({ x, y }) => a.learn(x, y));
     const snap = a.snapshot();
-    assert.equal(snap.version, 2);
+    assert.equal(snap.version, 3);
+    // Format 3 keeps the lazy clocks only as far as they carry information.
+    if (name.startsWith('adagrad')) {
+      assert.ok(snap.arrays.lastA instanceof Int32Array, 'AdaGrad step clocks as Int32');
+      assert.equal(snap.arrays.lastB, undefined);
+    }
+    if (name.startsWith('sgd')) assert.ok(snap.arrays.lastA instanceof Float64Array);
+    if (name.startsWith('sgd + L1')) assert.ok(snap.arrays.lastB instanceof Float64Array, 'SGD with L1 keeps its second clock');
+    if (name.startsWith('sgd + L2')) assert.equal(snap.arrays.lastB, undefined, 'without L1 nothing moves the second clock');
     const rows = snap.arrays.rows as Int32Array;
     const touched = new Set(data.slice(0, 200).flatMap(({ x }) => [...x.indices]));
     assert.ok(rows.length > 0 && rows.length <= touched.size, `${rows.length} rows for ${touched.size} features learned from`);
@@ -149,7 +171,7 @@ for (const [name, make, labels] of [
 
     const probes = data.slice(200, 230).map((e) => e.x);
     const predictions = (m: SoftmaxSgd) => probes.map((x) => Array.from(m.predictProba(x)));
-    for (const restored of [snap, decodeModelSnapshot(encodeModelSnapshot(snap)), asDenseV1(snap, dim)]) {
+    for (const restored of [snap, decodeModelSnapshot(encodeModelSnapshot(snap)), asDenseV1(snap, dim), asV2(snap)]) {
       const b = make(dim);
       b.restore(restored);
       assert.deepEqual(predictions(b), predictions(a));
@@ -251,4 +273,27 @@ test('a snapshot lists exactly the features with state, through label growth, le
       }
     }
   }
+});
+
+test('format 3 keeps AdaGrad step clocks of 2^31 and beyond as doubles, and restores them exactly', () => {
+  const dim = 64;
+  const make = () => new SoftmaxSgd({ dim, optimizer: adagrad({ lr: 0.2 }), l2: 1e-3 });
+  const r = prng(4);
+  const a = make();
+  for (let i = 0; i < 50; i++) a.learn(randomVector(r, dim), i % 2 === 0 ? 'x' : 'y');
+  const snap = a.snapshot();
+  assert.ok(snap.arrays.lastA instanceof Int32Array);
+  // A long-running model: its clocks beyond Int32 (as a version-2 snapshot would carry them).
+  const big = Float64Array.from(snap.arrays.lastA, (v) => v + 2 ** 31);
+  const old = { ...snap, version: 2, meta: { ...snap.meta, cumA: (snap.meta as { cumA: number }).cumA + 2 ** 31 }, arrays: { ...snap.arrays, lastA: big, lastB: new Float64Array(big.length) } };
+  const b = make();
+  b.restore(old);
+  const again = b.snapshot();
+  assert.ok(again.arrays.lastA instanceof Float64Array, 'clocks past 2^31 stay doubles');
+  assert.deepEqual(Array.from(again.arrays.lastA), Array.from(big));
+  const c = make();
+  c.restore(again);
+  const x = randomVector(r, dim);
+  assert.deepEqual(Array.from(c.predictProba(x)), Array.from(b.predictProba(x)));
+  assert.deepEqual(Array.from(b.predictProba(x)), Array.from(a.predictProba(x)), 'only the clocks moved, not what they owe');
 });
