@@ -29,7 +29,13 @@ const loaders: Record<Exclude<Compression, 'none' | 'gzip'>, { pkg: string; load
     pkg: 'snappy',
     load: () => {
       const snappy = require('snappy') as typeof import('snappy');
-      const raw = (data: Buffer): Buffer => snappy.uncompressSync(data, { asBuffer: true }) as Buffer;
+      const raw = (data: Buffer): Buffer => {
+        try {
+          return snappy.uncompressSync(data, { asBuffer: true }) as Buffer;
+        } catch (e) {
+          throw new TokrsError(ERROR_CODES.DECODE, `snappy block of ${data.length} bytes does not decompress: ${(e as Error).message}`);
+        }
+      };
       return { compress: (data) => snappy.compressSync(data), decompress: (data) => unframeXerial(data, raw) };
     },
   },

@@ -632,6 +632,7 @@ export class SoftmaxSgd implements OnlineClassifier {
         if (lazy) bits |= lastA[2 * j] | lastA[2 * j + 1];
         if (readB) bits |= lastB[2 * j] | lastB[2 * j + 1];
         if (bits !== 0) found[n++] = j;
+        else written[word] &= ~(1 << (j & 31)); // no state (any new state comes through scores, which marks it again)
       }
     }
     return found.slice(0, n);
@@ -669,12 +670,13 @@ export class SoftmaxSgd implements OnlineClassifier {
     const lastA = !m.lazy
       ? new Float64Array(0)
       : expand(v3 && !sgdLike && snapshot.arrays.lastA instanceof Int32Array ? Float64Array.from(snapshotArray(snapshot, 'lastA', Int32Array, stored)) : snapshotArray(snapshot, 'lastA', Float64Array, stored), rows, this.dim, 1);
-    const lastB = !m.lazy
-      ? new Float64Array(0)
-      : v3 && !(sgdLike && m.l1 > 0) && snapshot.arrays.lastB === undefined
-        ? new Float64Array(this.dim)
-        : expand(snapshotArray(snapshot, 'lastB', Float64Array, stored), rows, this.dim, 1);
-    for (const [name, a] of [['w', w], ['acc', acc], ['bias', bias], ['biasAcc', biasAcc]] as const) {
+    const lastBLeftOut = m.lazy && v3 && !(sgdLike && m.l1 > 0) && snapshot.arrays.lastB === undefined;
+    const lastB = !m.lazy ? new Float64Array(0) : lastBLeftOut ? new Float64Array(this.dim) : expand(snapshotArray(snapshot, 'lastB', Float64Array, stored), rows, this.dim, 1);
+    // A left-out clock is all zeros, which is right only where its running total never moved.
+    if (lastBLeftOut && m.cumB !== 0) throw new TokrsError(ERROR_CODES.SNAPSHOT, `cannot restore model snapshot: meta.cumB is ${m.cumB} but lastB is left out`);
+    // AdaGrad's clock counts steps (never below 0); SGD's sums logs of decays (never above 0).
+    if (m.lazy && !sgdLike) for (let i = 0; i < lastA.length; i++) if (!(lastA[i] >= 0)) throw new TokrsError(ERROR_CODES.SNAPSHOT, `cannot restore model snapshot: lastA[${i}] is ${lastA[i]}, a step count`);
+    for (const [name, a] of [['w', w], ['acc', acc], ['bias', bias], ['biasAcc', biasAcc], ['lastA', lastA], ['lastB', lastB]] as const) {
       for (let i = 0; i < a.length; i++) {
         if (!Number.isFinite(a[i])) throw new TokrsError(ERROR_CODES.SNAPSHOT, `cannot restore model snapshot: ${name}[${i}] is ${a[i]}`);
       }
@@ -702,7 +704,8 @@ export class SoftmaxSgd implements OnlineClassifier {
     this.lazy = m.lazy;
     this.lastA = lastA;
     this.lastB = lastB;
-    // A dense (version 1) snapshot lists no rows: mark every feature, the next snapshot checks them all once.
+    // A dense (version 1) snapshot lists no rows: mark every feature; the next snapshot checks them all once
+    // and unmarks those without state.
     this.written = new Uint32Array(Math.ceil(this.dim / 32));
     if (rows === undefined) for (let j = 0; j < this.dim; j++) this.written[j >>> 5] |= 1 << (j & 31);
     else for (let i = 0; i < rows.length; i++) this.written[rows[i] >>> 5] |= 1 << (rows[i] & 31);

@@ -42,4 +42,6 @@ test('snappy reads xerial framing (Java producers) and raw blocks (librdkafka, K
   const framed = xerial([a]);
   assert.throws(() => unframeXerial(framed.subarray(0, 18), raw), { code: 'TOKRS_ERR_DECODE', message: /inside a block length at byte 16/ });
   assert.throws(() => unframeXerial(framed.subarray(0, framed.length - 1), raw), { code: 'TOKRS_ERR_DECODE', message: /runs past the end/ });
+  // A corrupt block is a DECODE error too, not the native package's own.
+  assert.throws(() => loadCodec('snappy')!.decompress(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2])), { code: 'TOKRS_ERR_DECODE', message: /does not decompress/ });
 });

@@ -297,3 +297,32 @@ test('format 3 keeps AdaGrad step clocks of 2^31 and beyond as doubles, and rest
   assert.deepEqual(Array.from(c.predictProba(x)), Array.from(b.predictProba(x)));
   assert.deepEqual(Array.from(b.predictProba(x)), Array.from(a.predictProba(x)), 'only the clocks moved, not what they owe');
 });
+
+test('format 3 refuses clocks that cannot be right: a left-out lastB whose total moved, negative or non-finite step clocks', () => {
+  const dim = 64;
+  const r = prng(6);
+  const refused = (make: () => SoftmaxSgd, snap: ModelSnapshot, message: RegExp) => {
+    const m = make();
+    assert.throws(() => m.restore(snap), (e: unknown) => (e as { code?: string }).code === 'TOKRS_ERR_SNAPSHOT' && message.test((e as Error).message));
+    assert.equal(m.labels.length, 0, 'nothing changed');
+  };
+  const sgdL2 = () => new SoftmaxSgd({ dim, optimizer: sgd({ lr: 0.3 }), l2: 1e-3 });
+  const a = sgdL2();
+  for (let i = 0; i < 30; i++) a.learn(randomVector(r, dim), i % 2 === 0 ? 'x' : 'y');
+  const s = a.snapshot();
+  assert.equal(s.arrays.lastB, undefined);
+  refused(sgdL2, { ...s, meta: { ...s.meta, cumB: 5 } }, /meta.cumB is 5 but lastB is left out/);
+  const ada = () => new SoftmaxSgd({ dim, optimizer: adagrad({ lr: 0.2 }), l2: 1e-3 });
+  const b = ada();
+  for (let i = 0; i < 30; i++) b.learn(randomVector(r, dim), i % 2 === 0 ? 'x' : 'y');
+  const t = b.snapshot();
+  const negative = Int32Array.from(t.arrays.lastA as Int32Array);
+  negative[0] = -5;
+  refused(ada, { ...t, arrays: { ...t.arrays, lastA: negative } }, /lastA\[\d+\] is -5, a step count/);
+  const nan = Float64Array.from(t.arrays.lastA as Int32Array);
+  nan[1] = NaN;
+  refused(ada, { ...t, arrays: { ...t.arrays, lastA: nan } }, /lastA\[\d+\] is NaN/);
+  // And the untouched snapshots restore.
+  sgdL2().restore(s);
+  ada().restore(t);
+});
