@@ -7,7 +7,8 @@
  *   TOKRS_CACHE_DIR=/tmp/tokrs-cache npx tsx bench/e2e.ts [--messages 200000] [--idle-exit 1500] [--diagnose]
  *
  * --diagnose adds runs of the topology without model snapshots (workers 0, 1 and 2): a snapshot of the
- * waimai model is ~2 MB, encoded on the main thread and gzipped by the producer, every 5,000 messages.
+ * waimai model is ~1.1 MB, encoded on the main thread and gzipped by the producer, every 5,000 messages;
+ * and with one worker, runs whose outputs are compressed with lz4 or not at all instead of gzip.
  *
  * Each tokrs run also gets its CPU time per message over the same span, from /proc: its main thread, its
  * other threads (tokenizer workers, GC helpers, the libuv pool that gzips outputs) and the broker's JVM.
@@ -106,11 +107,19 @@ function cpuReading(): CpuReading {
   return { tokrs: processCpu(process.pid), broker: b === undefined ? undefined : b.main + b.others };
 }
 
+/** A change to the topology for a diagnostic run. */
+interface Diagnostic {
+  snapshots?: boolean;
+  compression?: 'none' | 'lz4';
+}
+
 /** tokrs run in process: the waimai topology with `workers` tokenizer threads, outputs on, fresh group. */
-async function measureTokrs(kafka: Kafka, topic: string, workers: number, snapshots = true): Promise<Rate> {
-  const spec = parseYaml(readFileSync(TOPOLOGY, 'utf8')) as Record<string, unknown> & { outputs: Record<string, { topic?: string } | null> };
-  const prefix = `${topic}.w${workers}${snapshots ? '' : '-nosnap'}`;
+async function measureTokrs(kafka: Kafka, topic: string, workers: number, change: Diagnostic = {}): Promise<Rate> {
+  const spec = parseYaml(readFileSync(TOPOLOGY, 'utf8')) as Record<string, unknown> & { outputs: Record<string, { topic?: string } | string | null> };
+  const snapshots = change.snapshots ?? true;
+  const prefix = `${topic}.w${workers}${snapshots ? '' : '-nosnap'}${change.compression === undefined ? '' : `-${change.compression}`}`;
   if (!snapshots) spec.outputs.snapshots = null;
+  if (change.compression !== undefined) spec.outputs.compression = change.compression;
   for (const output of Object.values(spec.outputs)) {
     if (typeof output === 'object' && output !== null && typeof output.topic === 'string') output.topic = `${prefix}.${output.topic.split('.').pop()}`;
   }
@@ -289,12 +298,19 @@ async function main(): Promise<void> {
     step(`tokrs run, workers ${workers}`);
     tokrs.push(await measureTokrs(kafka, topic, workers));
   }
-  const diagnostic: [number, Rate][] = [];
+  const diagnostic: [string, Rate][] = [];
   if (DIAGNOSE) {
-    for (const workers of [0, 1, 2]) {
+    const changes: [number, string, Diagnostic][] = [
+      [0, 'no snapshots', { snapshots: false }],
+      [1, 'no snapshots', { snapshots: false }],
+      [2, 'no snapshots', { snapshots: false }],
+      [1, 'outputs lz4', { compression: 'lz4' }],
+      [1, 'outputs uncompressed', { compression: 'none' }],
+    ];
+    for (const [workers, what, change] of changes) {
       if (interrupted) return;
-      step(`tokrs run, workers ${workers}, no snapshots`);
-      diagnostic.push([workers, await measureTokrs(kafka, topic, workers, false)]);
+      step(`tokrs run, workers ${workers}, ${what}`);
+      diagnostic.push([`  (workers ${workers}, ${what})`, await measureTokrs(kafka, topic, workers, change)]);
     }
   }
   const after = await bare();
@@ -314,7 +330,7 @@ async function main(): Promise<void> {
   console.log(row('tokrs run, workers 0 (main thread)', tokrs[0]!));
   console.log(row('tokrs run, workers 1', tokrs[1]!));
   console.log(row('tokrs run, workers 2', tokrs[2]!));
-  for (const [workers, r] of diagnostic) console.log(row(`  (workers ${workers}, no snapshots)`, r));
+  for (const [name, r] of diagnostic) console.log(row(name, r));
   console.log(row('bare KafkaJS consumer (eachBatch)', kafkajs, [before.kafkajs, after.kafkajs]));
   if (kcat !== undefined) console.log(row('kcat (librdkafka)', kcat, [before.kcat!, after.kcat!]));
   else console.log(`${'kcat (librdkafka)'.padEnd(34)}  not installed (apt-get install -y kcat)`);
@@ -349,7 +365,7 @@ async function main(): Promise<void> {
     );
   };
   tokrs.forEach((r, workers) => cpuRow(`tokrs run, workers ${workers}`, r));
-  for (const [workers, r] of diagnostic) cpuRow(`  (workers ${workers}, no snapshots)`, r);
+  for (const [name, r] of diagnostic) cpuRow(name, r);
   console.log(`${'bare nodejieba.cut, 1 thread'.padEnd(34)}${(1e6 / perSecond(jieba)).toFixed(1).padStart(7)}`);
   const goal1 = 0.8 * slower;
   const goal2 = perSecond(jieba);

@@ -19,7 +19,8 @@ const require = createRequire(import.meta.url);
 const { CompressionCodecs } = kafkajs;
 
 interface Codec {
-  compress(data: Buffer): Buffer;
+  /** Off the main thread where the package can (snappy, lz4: a libuv pool task, as KafkaJS's gzip). */
+  compress(data: Buffer): Promise<Buffer>;
   decompress(data: Buffer): Buffer;
 }
 
@@ -36,21 +37,21 @@ const loaders: Record<Exclude<Compression, 'none' | 'gzip'>, { pkg: string; load
           throw new TokrsError(ERROR_CODES.DECODE, `snappy block of ${data.length} bytes does not decompress: ${(e as Error).message}`);
         }
       };
-      return { compress: (data) => snappy.compressSync(data), decompress: (data) => unframeXerial(data, raw) };
+      return { compress: (data) => snappy.compress(data), decompress: (data) => unframeXerial(data, raw) };
     },
   },
   lz4: {
     pkg: 'lz4-napi',
     load: () => {
       const lz4 = require('lz4-napi') as typeof import('lz4-napi');
-      return { compress: (data) => lz4.compressFrameSync(data), decompress: (data) => lz4.decompressFrameSync(data) };
+      return { compress: (data) => lz4.compressFrame(data), decompress: (data) => lz4.decompressFrameSync(data) };
     },
   },
   zstd: {
     pkg: 'zstd-napi',
     load: () => {
       const zstd = require('zstd-napi') as typeof import('zstd-napi');
-      return { compress: (data) => zstd.compress(data), decompress: (data) => zstd.decompress(data) };
+      return { compress: async (data) => zstd.compress(data), decompress: (data) => zstd.decompress(data) };
     },
   },
 };
