@@ -133,7 +133,7 @@ export function averageModels(models: readonly ModelSnapshot[], weights?: readon
   return { kind: SOFTMAX_SGD_KIND, version: SOFTMAX_SGD_VERSION, dim: models[0].dim, hashing: { ...models[0].hashing }, labels, meta: out, arrays };
 }
 
-/** A model's snapshot after `catchUp`: version 2, no pending decay, clocks at 0, with its weights readable. */
+/** A model's snapshot after `catchUp` (sparse: version 2 or later), no pending decay, clocks at 0, with its weights readable. */
 interface Settled {
   readonly labels: readonly string[];
   readonly meta: SoftmaxSgdMeta;

@@ -660,7 +660,7 @@ export class SoftmaxSgd implements OnlineClassifier {
     const bias = snapshotArray(snapshot, 'bias', Float64Array, m.cap);
     const biasAcc = snapshotArray(snapshot, 'biasAcc', Float64Array, m.cap);
     const counts = snapshotArray(snapshot, 'classCounts', Float64Array, K);
-    // Version 1 is dense; version 2 lists its rows and holds only theirs (see SOFTMAX_SGD_VERSION).
+    // Version 1 is dense; versions 2 and 3 list their rows and hold only theirs (see SOFTMAX_SGD_VERSION).
     const rows = snapshot.version === 1 ? undefined : snapshotRows(snapshot, this.dim, m.cap);
     const stored = rows === undefined ? this.dim : rows.length;
     const w = expand(snapshotArray(snapshot, 'w', Float32Array, m.cap === 0 ? 0 : stored * m.cap), rows, m.cap === 0 ? 0 : this.dim, m.cap);
