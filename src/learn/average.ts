@@ -1,6 +1,6 @@
 import { ERROR_CODES, TokrsError, configError, describeError } from '../errors.js';
 import type { ModelSnapshot, SnapshotArray } from './classifier.js';
-import { SOFTMAX_SGD_KIND, SOFTMAX_SGD_VERSION, SoftmaxSgd, type SoftmaxSgdMeta } from './softmax-sgd.js';
+import { SOFTMAX_SGD_KIND, SOFTMAX_SGD_VERSION, SoftmaxSgd, secondClockMoves, type SoftmaxSgdMeta } from './softmax-sgd.js';
 import { ftrlWeight } from './optimizers.js';
 import { sameHashing } from './validate.js';
 
@@ -127,7 +127,7 @@ export function averageModels(models: readonly ModelSnapshot[], weights?: readon
   if (meta.lazy) {
     // Every model was caught up and every clock restarted at 0 (see `settle`): nothing is pending.
     arrays.lastA = new Float64Array(n);
-    if (meta.optimizer.type === 'sgd' && meta.l1 > 0) arrays.lastB = new Float64Array(n); // only SGD's L1 moves it (format 3)
+    if (secondClockMoves(meta.lazy, meta.optimizer.type, meta.l1)) arrays.lastB = new Float64Array(n);
   }
   const out: SoftmaxSgdMeta = { ...meta, cap: R, step: Math.round(step), updates: Math.round(updates), cumA: 0, cumB: 0 };
   return { kind: SOFTMAX_SGD_KIND, version: SOFTMAX_SGD_VERSION, dim: models[0].dim, hashing: { ...models[0].hashing }, labels, meta: out, arrays };

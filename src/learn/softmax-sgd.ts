@@ -266,7 +266,7 @@ export class SoftmaxSgd implements OnlineClassifier {
     const n = indices.length;
     if (write) {
       const written = this.written;
-      for (let k = 0; k < n; k++) written[indices[k] >>> 5] |= 1 << (indices[k] & 31);
+      for (let k = 0; k < n; k++) mark(written, indices[k]);
     }
     const w = this.w;
     const o = this.optimizer;
@@ -302,9 +302,9 @@ export class SoftmaxSgd implements OnlineClassifier {
       return;
     }
     const { l1, l2, lastA, lastB, cumA, cumB } = this;
-    // Only SGD's L1 moves cumB (AdaGrad's L1 follows from lastA): other optimizers never write lastB, which
-    // stays all zeros (their cumB) and out of the cache: one store miss less per feature and update.
-    const sgd = o.type === 'sgd';
+    // Where nothing moves cumB (see `secondClockMoves`), lastB stays all zeros and out of the cache: one
+    // miss less per feature and update.
+    const movesB = this.movesLastB;
     const G = this.acc;
     const caught = this.caught;
     if (write && caught.x === x && caught.cumA === cumA && caught.cumB === cumB && caught.R === R) {
@@ -315,7 +315,7 @@ export class SoftmaxSgd implements OnlineClassifier {
         const base = j * cap;
         for (let r = 0; r < R; r++) w[base + r] = cw[k * R + r];
         lastA[j] = cumA;
-        if (sgd) lastB[j] = cumB;
+        if (movesB) lastB[j] = cumB;
       }
       for (let r = 0; r < R; r++) s[r] = caught.s[r];
       caught.x = undefined;
@@ -333,7 +333,7 @@ export class SoftmaxSgd implements OnlineClassifier {
         const j = indices[k];
         touched += w[j * cap] + lastA[j];
         if (adaptive) touched += G[j * cap];
-        if (sgd) touched += lastB[j];
+        if (movesB) touched += lastB[j];
       }
     }
     this.warmSink = touched;
@@ -350,7 +350,7 @@ export class SoftmaxSgd implements OnlineClassifier {
       const v = values[k];
       if (o.type === 'sgd') {
         const decay = Math.exp(cumA - lastA[j]);
-        const shrink = cumB - lastB[j];
+        const shrink = movesB ? cumB - lastB[j] : 0;
         for (let r = 0; r < R; r++) {
           const wi = truncate(w[base + r] * decay, shrink);
           if (write) w[base + r] = wi;
@@ -372,7 +372,7 @@ export class SoftmaxSgd implements OnlineClassifier {
       }
       if (write) {
         lastA[j] = cumA;
-        if (sgd) lastB[j] = cumB;
+        if (movesB) lastB[j] = cumB;
       }
     }
     if (write) caught.x = undefined;
@@ -565,7 +565,7 @@ export class SoftmaxSgd implements OnlineClassifier {
         if (steps && !(a >= 0 && a < 2 ** 31 && Math.floor(a) === a && !Object.is(a, -0))) steps = false;
       }
       arrays.lastA = steps ? Int32Array.from(lastA) : lastA;
-      if (this.movesLastB()) {
+      if (this.movesLastB) {
         const lastB = new Float64Array(n);
         for (let i = 0; i < n; i++) lastB[i] = this.lastB[rows[i]];
         arrays.lastB = lastB;
@@ -596,9 +596,8 @@ export class SoftmaxSgd implements OnlineClassifier {
     };
   }
 
-  /** Whether anything moves `cumB`, the second lazy clock: only SGD's L1 does (AdaGrad's L1 follows from `cumA`). */
-  private movesLastB(): boolean {
-    return this.lazy && this.optimizer.type === 'sgd' && this.l1 > 0;
+  private get movesLastB(): boolean {
+    return secondClockMoves(this.lazy, this.optimizer.type, this.l1);
   }
 
   /**
@@ -615,7 +614,7 @@ export class SoftmaxSgd implements OnlineClassifier {
     const lazy = this.lazy;
     const lastA = new Int32Array(this.lastA.buffer, this.lastA.byteOffset, 2 * this.lastA.length);
     // Where nothing moves cumB, lastB is all zeros and is not read.
-    const readB = this.movesLastB();
+    const readB = this.movesLastB;
     const lastB = new Int32Array(this.lastB.buffer, this.lastB.byteOffset, 2 * this.lastB.length);
     const written = this.written;
     let candidates = 0;
@@ -667,11 +666,11 @@ export class SoftmaxSgd implements OnlineClassifier {
     const acc = expand(snapshotArray(snapshot, 'acc', Float32Array, sgdLike || m.cap === 0 ? 0 : stored * m.cap), rows, sgdLike || m.cap === 0 ? 0 : this.dim, m.cap);
     // Version 3 may hold AdaGrad's step clock as Int32, and leaves out the second clock where nothing moves it.
     const v3 = snapshot.version >= 3;
-    const lastA = !m.lazy
-      ? new Float64Array(0)
-      : expand(v3 && !sgdLike && snapshot.arrays.lastA instanceof Int32Array ? Float64Array.from(snapshotArray(snapshot, 'lastA', Int32Array, stored)) : snapshotArray(snapshot, 'lastA', Float64Array, stored), rows, this.dim, 1);
-    const lastBLeftOut = m.lazy && v3 && !(sgdLike && m.l1 > 0) && snapshot.arrays.lastB === undefined;
-    const lastB = !m.lazy ? new Float64Array(0) : lastBLeftOut ? new Float64Array(this.dim) : expand(snapshotArray(snapshot, 'lastB', Float64Array, stored), rows, this.dim, 1);
+    const stepClock = m.lazy && v3 && !sgdLike && snapshot.arrays.lastA instanceof Int32Array;
+    const lastBLeftOut = m.lazy && v3 && !secondClockMoves(m.lazy, m.optimizer.type, m.l1) && snapshot.arrays.lastB === undefined;
+    const clock = (name: string): Float64Array => expand(snapshotArray(snapshot, name, Float64Array, stored), rows, this.dim, 1);
+    const lastA = !m.lazy ? new Float64Array(0) : stepClock ? expand(Float64Array.from(snapshotArray(snapshot, 'lastA', Int32Array, stored)), rows, this.dim, 1) : clock('lastA');
+    const lastB = !m.lazy ? new Float64Array(0) : lastBLeftOut ? new Float64Array(this.dim) : clock('lastB');
     // A left-out clock is all zeros, which is right only where its running total never moved.
     if (lastBLeftOut && m.cumB !== 0) throw new TokrsError(ERROR_CODES.SNAPSHOT, `cannot restore model snapshot: meta.cumB is ${m.cumB} but lastB is left out`);
     // AdaGrad's clock counts steps (never below 0); SGD's sums logs of decays (never above 0).
@@ -707,8 +706,8 @@ export class SoftmaxSgd implements OnlineClassifier {
     // A dense (version 1) snapshot lists no rows: mark every feature; the next snapshot checks them all once
     // and unmarks those without state.
     this.written = new Uint32Array(Math.ceil(this.dim / 32));
-    if (rows === undefined) for (let j = 0; j < this.dim; j++) this.written[j >>> 5] |= 1 << (j & 31);
-    else for (let i = 0; i < rows.length; i++) this.written[rows[i] >>> 5] |= 1 << (rows[i] & 31);
+    if (rows === undefined) for (let j = 0; j < this.dim; j++) mark(this.written, j);
+    else for (let i = 0; i < rows.length; i++) mark(this.written, rows[i]);
     this.cumA = m.cumA;
     this.cumB = m.cumB;
     this.step = m.step;
@@ -750,6 +749,19 @@ function expand<T extends Float32Array | Float64Array>(values: T, rows: Int32Arr
   if (stride === 1) for (let i = 0; i < rows.length; i++) out[rows[i]] = values[i];
   else for (let i = 0; i < rows.length; i++) out.set(values.subarray(i * stride, (i + 1) * stride), rows[i] * stride);
   return out;
+}
+
+/** Sets feature j's bit. */
+function mark(bits: Uint32Array, j: number): void {
+  bits[j >>> 5] |= 1 << (j & 31);
+}
+
+/**
+ * Whether anything moves `cumB`, the second lazy clock: only SGD's L1 does (AdaGrad's L1 follows from
+ * `cumA`). Elsewhere `lastB` stays all zeros: it is neither read, written nor stored (format 3).
+ */
+export function secondClockMoves(lazy: boolean, optimizer: string, l1: number): boolean {
+  return lazy && optimizer === 'sgd' && l1 > 0;
 }
 
 /** The number of set bits of a 32-bit word. */
