@@ -323,9 +323,10 @@ export class SoftmaxSgd implements OnlineClassifier {
     }
     // With 2^20 buckets a feature's weight, accumulator and clock are three cache misses in three arrays,
     // and the loop below is too heavy for the CPU to keep many of them in flight: this light loop issues
-    // them all first, so the loop below finds them in cache. `npx tsx bench/learn.ts` (prequential rows),
-    // with and without it on a 2-core EPYC (2 MB L2, 32 MB L3): 2^20 buckets 3.95-4.11 -> 3.25-3.81 µs a
-    // message; at 2^18 and below it only added work (2,334 -> 2,653 ns at 2^18), hence `warmCache`.
+    // them all first, so the loop below finds them in cache. `npx tsx bench/learn.ts` (prequential rows) on
+    // a 2-core EPYC (2 MB L2, 32 MB L3), warmCache's threshold edited between runs: at 2^20 buckets 4,472 /
+    // 5,227 ns a message without the loop, 4,023 / 3,422 with it; with it at every size it only added work
+    // below 2^20 (2^18: 2,667 / 2,603 -> 2,971; 2^16: 2,127 / 2,186 -> 2,362), hence the threshold.
     let touched = 0;
     if (this.warmCache) {
       const adaptive = G.length > 0;
