@@ -7,7 +7,7 @@ import { z } from 'zod';
  * and refuses to load under other values.
  */
 export const featuresConfigSchema = z
-  .object({
+  .strictObject({
     /** Hash space of 2^bits buckets. 20 (about a million) keeps collisions rare for a vocabulary of ~100k. */
     bits: z.number().int().min(1).max(30).default(20),
     /** MurmurHash3 seed for the bucket index. */

@@ -2,14 +2,14 @@ import { z } from 'zod';
 import { parseOrThrow } from './parse.js';
 
 const optimizerSchema = z.discriminatedUnion('type', [
-  z.object({
+  z.strictObject({
     type: z.literal('sgd'),
     lr: z.number().positive().default(0.5),
     schedule: z.enum(['constant', 'invscaling']).default('constant'),
     power: z.number().min(0).default(0.5),
   }),
-  z.object({ type: z.literal('adagrad'), lr: z.number().positive().default(0.1), eps: z.number().positive().default(1e-8) }),
-  z.object({ type: z.literal('ftrl'), alpha: z.number().positive().default(0.5), beta: z.number().min(0).default(1) }),
+  z.strictObject({ type: z.literal('adagrad'), lr: z.number().positive().default(0.1), eps: z.number().positive().default(1e-8) }),
+  z.strictObject({ type: z.literal('ftrl'), alpha: z.number().positive().default(0.5), beta: z.number().min(0).default(1) }),
 ]);
 
 /**
@@ -20,7 +20,7 @@ const optimizerSchema = z.discriminatedUnion('type', [
  * ```
  */
 export const modelConfigSchema = z
-  .object({
+  .strictObject({
     type: z.enum(['softmax-sgd', 'tfjs']).default('softmax-sgd'),
     optimizer: optimizerSchema.default({ type: 'sgd', lr: 0.5, schedule: 'constant', power: 0.5 }),
     l1: z.number().min(0).default(0),
@@ -29,7 +29,7 @@ export const modelConfigSchema = z
     intercept: z.boolean().default(true),
     maxClasses: z.number().int().min(1).default(1024),
     tfjs: z
-      .object({
+      .strictObject({
         hidden: z.array(z.number().int().positive()).default([]),
         lr: z.number().positive().default(0.5),
         seed: z.number().int().default(42),
@@ -45,7 +45,7 @@ export const modelConfigSchema = z
  * `replayEvery` labelled messages a mini-batch of `replayBatch` drawn with replacement from the reservoir.
  */
 export const trainConfigSchema = z
-  .object({
+  .strictObject({
     learnOn: z.enum(['stream', 'reservoir', 'both']).default('both'),
     replayEvery: z.number().int().positive().default(100),
     replayBatch: z.number().int().positive().default(32),

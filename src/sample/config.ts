@@ -40,7 +40,7 @@ function fieldName(path: string) {
   return z.string({ error: (issue) => `${path} must be a field name, got ${show(issue.input)}` }).min(1);
 }
 
-export const sampleConfigSchema = z.object({
+const sampleFields = z.strictObject({
   /** Which sampler; `uniform` is Algorithm L, `uniform-r` the reference Algorithm R. */
   method: z
     .enum(SAMPLE_METHODS, { error: (issue) => `sample.method must be one of ${SAMPLE_METHODS.join(', ')}, got ${show(issue.input)}` })
@@ -58,14 +58,14 @@ export const sampleConfigSchema = z.object({
   /** Field holding the event time in ms (recent with windowMs). */
   timeField: fieldName('sample.timeField').default('timestamp'),
   stratified: z
-    .object({
+    .strictObject({
       /** `shared`: size is the total, split equally among labels seen; `per-label`: size per label. */
       mode: z.enum(['shared', 'per-label']).default('shared'),
       maxLabels: positiveInt('sample.stratified.maxLabels').default(1000),
     })
     .prefault({}),
   recent: z
-    .object({
+    .strictObject({
       /** Exponential bias λ ≤ 1/size (Aggarwal 2006); default 1/size. Ignored when a window is set. */
       bias: z.number().positive().optional(),
       /** Uniform sample of the last N items instead of an exponential bias. */
@@ -74,9 +74,43 @@ export const sampleConfigSchema = z.object({
       windowMs: positiveInt('sample.recent.windowMs').optional(),
     })
     .prefault({}),
-  bernoulli: z.object({ p: probability('sample.bernoulli.p').default(0.01) }).prefault({}),
-  systematic: z.object({ every: positiveInt('sample.systematic.every').default(100) }).prefault({}),
+  bernoulli: z.strictObject({ p: probability('sample.bernoulli.p').default(0.01) }).prefault({}),
+  systematic: z.strictObject({ every: positiveInt('sample.systematic.every').default(100) }).prefault({}),
 });
+
+/** Rules between fields, which the samplers' constructors would otherwise only find at the first offer. */
+function checkSampleConfig(c: { size: number; method: SampleMethod; recent: { bias?: number } }, ctx: z.RefinementCtx): void {
+  const bias = c.recent.bias;
+  if (c.method === 'recent' && bias !== undefined && bias * c.size > 1 + 1e-12) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['recent', 'bias'],
+      input: bias,
+      message: `must be in (0, 1/sample.size] = (0, ${1 / c.size}], got ${bias} (with a larger bias a full reservoir would have to drop more than one item for each item it takes)`,
+    });
+  }
+}
+
+export const sampleConfigSchema = sampleFields.superRefine(checkSampleConfig);
+
+/**
+ * A topology's `sample` section: the same, without `seed`, because a topology seeds every sampler from its own
+ * `seed` and each source partition's key (so a partition's sample is the same in whichever process holds it).
+ */
+export const topologySampleSchema = sampleFields
+  .omit({ seed: true })
+  .extend({ seed: z.unknown().optional() })
+  .superRefine((c, ctx) => {
+    if (c.seed !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['seed'],
+        input: c.seed,
+        message: `is not used in a topology, got ${JSON.stringify(c.seed)}: the topology's own seed (at the top of the file) seeds every sampler, with each source partition's key`,
+      });
+    }
+    checkSampleConfig(c, ctx);
+  });
 
 export type SampleConfig = z.output<typeof sampleConfigSchema>;
 export type SampleConfigInput = z.input<typeof sampleConfigSchema>;
@@ -106,7 +140,7 @@ export interface SampleAccessors<T> {
  * Accessors that read the configured field names from plain objects (an Example has `tokenCount`, `label`
  * and `timestamp`, the defaults).
  */
-export function fieldAccessors<T extends object>(config: SampleConfig): Required<SampleAccessors<T>> {
+export function fieldAccessors<T extends object>(config: Pick<SampleConfig, 'weightField' | 'labelField' | 'timeField'>): Required<SampleAccessors<T>> {
   const get = (item: T, field: string): unknown => (item as Record<string, unknown>)[field];
   return {
     weight: (item) => get(item, config.weightField) as number,
@@ -124,13 +158,14 @@ function need<F>(accessor: F | undefined, method: string, what: string): F {
 }
 
 /**
- * Builds the configured sampler. `config` may be raw (defaults are applied) or already parsed.
+ * Builds the configured sampler. `config` may be raw (defaults are applied) or already parsed; its `seed` is not
+ * read here, as the PRNG comes in as `random`.
  *
  * @example
  *   const config = parseSampleConfig({ method: 'weighted', size: 500 });
  *   const sampler = createSampler<Example>(config, fieldAccessors(config), createRandom(config.seed));
  */
-export function createSampler<T>(config: SampleConfigInput, accessors: SampleAccessors<T>, random: Random): Sampler<T> {
+export function createSampler<T>(config: Omit<SampleConfigInput, 'seed'>, accessors: SampleAccessors<T>, random: Random): Sampler<T> {
   const c = parseSampleConfig(config);
   switch (c.method) {
     case 'uniform':

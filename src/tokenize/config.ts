@@ -3,7 +3,7 @@ import { z } from 'zod';
 /** Texts are cut to this many UTF-16 code units by default: a long review is ~500; a 1 MB message is an accident. */
 export const DEFAULT_MAX_LENGTH = 10_000;
 
-const normalizeSchema = z.object({
+const normalizeSchema = z.strictObject({
   /** Unicode NFKC: folds compatibility forms (ligatures, circled digits, full-width letters) to one spelling. */
   nfkc: z.boolean().default(true),
   /** Full-width ASCII (U+FF01..U+FF5E) and the ideographic space to half-width; cheap even with nfkc off. */
@@ -13,7 +13,7 @@ const normalizeSchema = z.object({
   traditionalToSimplified: z.boolean().default(false),
 });
 
-const jiebaSchema = z.object({
+const jiebaSchema = z.strictObject({
   /** nodejieba (cppjieba) is the reference; @node-rs/jieba (jieba-rs) is faster and segments a little differently. */
   engine: z.enum(['nodejieba', 'node-rs']).default('nodejieba'),
   /**
@@ -40,7 +40,7 @@ const jiebaSchema = z.object({
   binding: z.enum(['auto', 'addon', 'nodejieba']).default('auto'),
 });
 
-const bpeSchema = z.object({
+const bpeSchema = z.strictObject({
   encoding: z.enum(['o200k_base', 'cl100k_base']).default('o200k_base'),
   /**
    * Which implementation encodes. All three give tiktoken's ids (0 differences on 2000 reviews in
@@ -56,7 +56,7 @@ const bpeSchema = z.object({
  * The `tokenize` section of a topology. Everything a tokenizer needs is here as plain JSON, so the runtime
  * can build the same tokenizer on a worker thread with `createTokenizer(config)`.
  */
-export const tokenizeConfigSchema = z.object({
+export const tokenizeConfigSchema = z.strictObject({
   tokenizer: z.enum(['jieba', 'bpe', 'chars', 'words']).default('jieba'),
   normalize: normalizeSchema.prefault({}),
   /** Longer texts are cut (at a code point boundary) to this many UTF-16 code units, and counted as truncated. */
@@ -72,14 +72,14 @@ export const tokenizeConfigSchema = z.object({
   dropPunctuation: z.boolean().default(false),
   /** Tokens to drop: a file with one per line, and/or an inline list. Compared after normalisation. */
   stopWords: z
-    .object({ file: z.string().min(1).optional(), words: z.array(z.string()).default([]) })
+    .strictObject({ file: z.string().min(1).optional(), words: z.array(z.string()).default([]) })
     .prefault({}),
   jieba: jiebaSchema.prefault({}),
   bpe: bpeSchema.prefault({}),
   /** Character n-grams of every length from 1 to n, within runs of non-space characters. */
-  chars: z.object({ n: z.number().int().min(1).max(8).default(2) }).prefault({}),
+  chars: z.strictObject({ n: z.number().int().min(1).max(8).default(2) }).prefault({}),
   /** Intl.Segmenter word segmentation; `locale` picks the rules (e.g. "zh" uses a dictionary for Chinese). */
-  words: z.object({ locale: z.string().default('und') }).prefault({}),
+  words: z.strictObject({ locale: z.string().default('und') }).prefault({}),
 });
 
 export type TokenizeConfig = z.output<typeof tokenizeConfigSchema>;

@@ -8,7 +8,7 @@ import { evaluateConfigSchema } from '../evaluate/config.js';
 import { kafkaSecuritySchema } from '../kafka/security.js';
 import { featuresConfigSchema } from '../features/config.js';
 import { modelConfigSchema, trainConfigSchema } from '../learn/config.js';
-import { sampleConfigSchema } from '../sample/config.js';
+import { topologySampleSchema } from '../sample/config.js';
 import { tokenizeConfigSchema } from '../tokenize/config.js';
 
 const topicName = z
@@ -107,6 +107,12 @@ const averageSchema = z
   })
   .strict();
 
+const SAMPLE_FIELDS = [
+  ['weightField', 'tokenCount', 'token count'],
+  ['labelField', 'label', 'label'],
+  ['timeField', 'timestamp', 'event time'],
+] as const;
+
 export const topologySchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'a name of letters, digits, ".", "_", "-"'),
@@ -118,7 +124,7 @@ export const topologySchema = z
     /** Tokenizer worker threads; 0 tokenizes on the main thread. */
     workers: z.number().int().min(0).max(64).default(0),
     features: featuresConfigSchema.prefault({}),
-    sample: sampleConfigSchema.prefault({}),
+    sample: topologySampleSchema.prefault({}),
     model: modelConfigSchema.prefault({}),
     train: trainConfigSchema.prefault({}),
     evaluate: evaluateConfigSchema.prefault({}),
@@ -139,6 +145,19 @@ export const topologySchema = z
     path: ['checkpoint'],
   })
   .superRefine((t, ctx) => {
+    // The samplers of a topology see examples (features, label, tokenCount, timestamp), not the source
+    // records: a field name other than these would be read as undefined and every offer refused.
+    for (const [key, allowed, what] of SAMPLE_FIELDS) {
+      const found = t.sample[key];
+      if (found !== allowed) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sample', key],
+          input: found,
+          message: `must be ${JSON.stringify(allowed)} (the ${what} of the example the sampler is offered; an example has only features, label, tokenCount and timestamp), got ${JSON.stringify(found)}`,
+        });
+      }
+    }
     const o = t.outputs;
     if (o.format === 'confluent' && o.schemaRegistry === null) {
       ctx.addIssue({

@@ -3,6 +3,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
 import { isTokrsError } from '../../src/errors.js';
 import { loadTopology, parseTopology } from '../../src/topology/load.js';
 
@@ -42,6 +43,44 @@ test('an invalid field is refused with file, line, path, expectation and what wa
   assert.equal(refused('name: t\nsource: {}\n'), 'topologies/x.yaml:2: source.topics must be an array, got nothing (it is missing)');
   assert.match(refused(`${minimal}modle: {}\n`), /^topologies\/x\.yaml:4: modle is not a known field/);
   assert.match(refused('name: [\n'), /^topologies\/x\.yaml:\d+: not valid YAML/);
+});
+
+test('a misspelled key is refused in every mapping of a topology, not dropped', () => {
+  // Every mapping of the fully expanded waimai topology (all defaults filled in), one at a time: a key the
+  // schema does not know must be refused there, or a typo (features.bitz) would silently run the default.
+  const full = JSON.parse(JSON.stringify(loadTopology(join(topologies, 'waimai-sentiment.yaml')))) as Record<string, unknown>;
+  assert.doesNotThrow(() => parseTopology(stringify(full), 'full.yaml'), 'the expanded form is itself a valid topology');
+  const mappings: string[][] = [];
+  const walk = (o: unknown, path: string[]): void => {
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) return;
+    mappings.push(path);
+    for (const [k, v] of Object.entries(o)) walk(v, [...path, k]);
+  };
+  walk(full, []);
+  assert.ok(mappings.length > 20, `${mappings.length} mappings`);
+  for (const path of mappings) {
+    const copy = JSON.parse(JSON.stringify(full)) as Record<string, unknown>;
+    let at = copy;
+    for (const k of path) at = at[k] as Record<string, unknown>;
+    at.typo = 1;
+    const where = [...path, 'typo'].join('.');
+    assert.match(refused(stringify(copy)), new RegExp(`: ${where.replace(/\./g, '\\.')} is not a known field`), where);
+  }
+});
+
+test('sample settings a topology\'s sampler cannot use are refused at start, not at the first message', () => {
+  assert.equal(
+    refused(`${minimal}sample:\n  method: weighted\n  weightField: weight\n`),
+    'topologies/x.yaml:6: sample.weightField must be "tokenCount" (the token count of the example the sampler is offered; an example has only features, label, tokenCount and timestamp), got "weight"',
+  );
+  assert.match(refused(`${minimal}sample:\n  labelField: category\n`), /:5: sample\.labelField must be "label" .*got "category"/);
+  assert.match(refused(`${minimal}sample:\n  timeField: ts\n`), /:5: sample\.timeField must be "timestamp" .*got "ts"/);
+  assert.equal(
+    refused(`${minimal}sample:\n  method: recent\n  size: 1000\n  recent: { bias: 0.01 }\n`),
+    'topologies/x.yaml:7: sample.recent.bias must be in (0, 1/sample.size] = (0, 0.001], got 0.01 (with a larger bias a full reservoir would have to drop more than one item for each item it takes)',
+  );
+  assert.doesNotThrow(() => parseTopology(`${minimal}sample:\n  method: recent\n  size: 1000\n  recent: { bias: 0.001 }\n`, 'x.yaml'));
+  assert.match(refused(`${minimal}sample:\n  seed: 5\n`), /:5: sample\.seed is not used in a topology, got 5: the topology's own seed/);
 });
 
 test('several problems are all reported', () => {
