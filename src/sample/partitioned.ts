@@ -1,6 +1,6 @@
 import { createRandom, randomBelow, type Random, type RandomState } from './random.js';
 import type { Sampler } from './sampler.js';
-import { merge, UniformReservoir } from './uniform.js';
+import { isUniformReservoir, merge } from './uniform.js';
 
 /** What readers of a sample need (replay batches, reports), whichever sampler or samplers are behind it. */
 export type SampleView<T> = Pick<Sampler<T>, 'count' | 'size' | 'sample' | 'drawBatch'>;
@@ -13,7 +13,7 @@ export type SampleView<T> = Pick<Sampler<T>, 'count' | 'size' | 'sample' | 'draw
  * there exactly as it would have here. Memory is one sampler's capacity per partition held.
  *
  * The union:
- * - `sample()` of uniform reservoirs is their exact merge (`merge`), a uniform sample of all the partitions'
+ * - `sample()` of uniform reservoirs (`uniform` or `uniform-r`) is their exact merge (`merge`), a uniform sample of all the partitions'
  *   items of one reservoir's capacity; other methods give the partitions' samples side by side.
  * - `drawBatch` picks, for each draw, a partition with probability proportional to the items it has seen
  *   (uniform reservoirs: each sampled item stands for count/size items of its stream, so every item of the
@@ -97,7 +97,7 @@ export class PartitionedSampler<T> implements SampleView<T> {
   sample(): T[] {
     const samplers = this.keys.map((k) => this.parts.get(k) as Sampler<T>);
     if (samplers.length === 1) return samplers[0]!.sample();
-    const uniform = samplers.filter((s): s is UniformReservoir<T> => s instanceof UniformReservoir);
+    const uniform = samplers.filter(isUniformReservoir);
     if (uniform.length === samplers.length && uniform.length > 1) {
       const random = createRandom(`merge:${uniform.map((s) => `${s.count}:${s.randomState().state.join('.')}`).join(',')}`);
       return uniform.reduce((a, b) => merge(a, b, random)).sample();
@@ -115,7 +115,7 @@ export class PartitionedSampler<T> implements SampleView<T> {
     const keys = this.keys.filter((k) => this.parts.get(k)!.size > 0);
     const samplers = keys.map((k) => this.parts.get(k)!);
     if (samplers.length === 0 || size <= 0) return [];
-    const weights = samplers.map((s) => (s instanceof UniformReservoir ? s.count : s.size));
+    const weights = samplers.map((s) => (isUniformReservoir(s) ? s.count : s.size));
     const total = weights.reduce((a, b) => a + b, 0);
     const out: T[] = [];
     for (let i = 0; i < size; i++) {

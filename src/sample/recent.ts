@@ -162,7 +162,8 @@ export class SlidingWindowReservoir<T> implements Sampler<T> {
   }
 
   offer(item: T): void {
-    const index = ++this.n;
+    // A refused item is not counted: it must neither change `count` nor take a place in the last N items.
+    const index = this.n + 1;
     if (this.time !== undefined) {
       const t = this.time(item);
       if (typeof t !== 'number' || Number.isNaN(t)) {
@@ -170,6 +171,7 @@ export class SlidingWindowReservoir<T> implements Sampler<T> {
       }
       if (t > this.now) this.now = t;
     }
+    this.n = index;
     this.items.push(item);
     this.priorities.push(this.random.next());
     this.indices.push(index);

@@ -302,6 +302,11 @@ export class ReservoirR<T> implements Sampler<T> {
     return drawWithReplacement(this.items, size, this.random);
   }
 
+  /** The PRNG's state alone (e.g. to seed a merge). */
+  randomState(): RandomState {
+    return this.random.snapshot();
+  }
+
   snapshot(): SamplerSnapshot<T> {
     return {
       kind: this.kind,
@@ -328,6 +333,13 @@ export class ReservoirR<T> implements Sampler<T> {
   }
 }
 
+/** A uniform reservoir of either algorithm: both hold a uniform sample of their stream, which is all a merge needs. */
+export type AnyUniformReservoir<T> = UniformReservoir<T> | ReservoirR<T>;
+
+export function isUniformReservoir<T>(sampler: Sampler<T>): sampler is AnyUniformReservoir<T> {
+  return sampler instanceof UniformReservoir || sampler instanceof ReservoirR;
+}
+
 /**
  * Exact merge of two uniform reservoirs over disjoint streams (e.g. two Kafka partitions) into a uniform
  * reservoir over their union, using the stream counts.
@@ -339,7 +351,7 @@ export class ReservoirR<T> implements Sampler<T> {
  * Deterministic given `random`'s state; the merged reservoir keeps using `random` from then on. The inputs
  * are not modified. Capacities must match: a reservoir of capacity k cannot stand in for a larger one.
  */
-export function merge<T>(a: UniformReservoir<T>, b: UniformReservoir<T>, random: Random): UniformReservoir<T> {
+export function merge<T>(a: AnyUniformReservoir<T>, b: AnyUniformReservoir<T>, random: Random): UniformReservoir<T> {
   if (a.capacity !== b.capacity) {
     throw sampleError(`cannot merge uniform reservoirs of different capacity (${a.capacity} and ${b.capacity})`);
   }

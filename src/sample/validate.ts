@@ -25,10 +25,19 @@ export function checkCapacity(name: string, value: unknown): number {
   return value;
 }
 
-/** A weight must be a finite number > 0: A-ExpJ divides by it and takes its logarithm. */
+/**
+ * The weights A-ExpJ can work with. Its keys are log(u) / w and its skips log(u) / log(T): with w beyond
+ * ~1e300 the keys fall into subnormals and lose their order (ties), below ~1e-308 they overflow to -Infinity,
+ * and the skip overflows to Infinity, after which no item enters again. Within these bounds every key and
+ * skip is a normal double.
+ */
+export const MIN_WEIGHT = 1e-100;
+export const MAX_WEIGHT = 1e100;
+
+/** A weight must be a number in [MIN_WEIGHT, MAX_WEIGHT]: A-ExpJ divides by it and takes its logarithm. */
 export function checkWeight(value: unknown, count: number): number {
-  if (typeof value !== 'number' || !(value > 0) || value === Infinity) {
-    throw sampleError(`sample weight must be a finite number > 0, got ${show(value)} for item ${count + 1}`);
+  if (typeof value !== 'number' || !(value >= MIN_WEIGHT && value <= MAX_WEIGHT)) {
+    throw sampleError(`sample weight must be a number in [1e-100, 1e100], got ${show(value)} for item ${count + 1}`);
   }
   return value;
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { PartitionedSampler } from '../../src/sample/partitioned.js';
 import { createRandom } from '../../src/sample/random.js';
 import type { Sampler } from '../../src/sample/sampler.js';
-import { merge, UniformReservoir } from '../../src/sample/uniform.js';
+import { merge, ReservoirR, UniformReservoir } from '../../src/sample/uniform.js';
 import { goodnessOfFit, type ChiSquareResult } from '../support/chi-square.js';
 
 /** Fixed significance: with fixed seeds these tests are deterministic, but a wrong sampler fails them. */
@@ -88,6 +88,26 @@ test('union of partitions of 100, 1000 and 5000 items: sample() includes each it
   ] as const) {
     assert.ok(result.pValue > ALPHA, `${what}: ${show(result)}`);
   }
+});
+
+test('uniform-r (Algorithm R) partitions are merged too: one reservoir\'s capacity, each partition in proportion to its items', () => {
+  const runs = 1000;
+  const included = new Array<number>(N).fill(0);
+  const drawn = new Array<number>(N).fill(0);
+  for (let r = 0; r < runs; r++) {
+    const seed = `r:${r}`;
+    const ps = new PartitionedSampler<number>((key) => new ReservoirR<number>(K, createRandom(`${seed}:sample:${key}`)), createRandom(`${seed}:draws`));
+    for (let p = 0; p < SIZES.length; p++) for (let i = 0; i < SIZES[p]!; i++) ps.offerTo(KEYS[p]!, START[p]! + i);
+    const sample = ps.sample();
+    assert.equal(sample.length, K);
+    assert.equal(new Set(sample).size, K);
+    for (const x of sample) included[x]!++;
+    drawn[ps.drawBatch(1)[0]!]!++;
+  }
+  const sampled = goodnessOfFit(byPartition(included), partitionShares);
+  const draws = goodnessOfFit(byPartition(drawn), partitionShares);
+  assert.ok(sampled.pValue > ALPHA, `sample() by partition: ${show(sampled)}`);
+  assert.ok(draws.pValue > ALPHA, `drawBatch by partition: ${show(draws)}`);
 });
 
 test('the draw test has power: choosing a partition equally instead of in proportion to its count is caught', () => {

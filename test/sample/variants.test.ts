@@ -109,10 +109,26 @@ test('the weighted test has power: a uniform reservoir fails it', () => {
 test('weighted: bad weights are typed errors naming the item', () => {
   const s = new WeightedReservoir<number>(3, (x) => x, createRandom(1));
   s.offer(1);
-  for (const bad of [0, -1, NaN, Infinity]) {
-    expectError(() => s.offer(bad), ERROR_CODES.SAMPLE, /sample weight must be a finite number > 0, got .* for item 2/);
+  // Beyond [1e-100, 1e100] the keys log(u)/w become subnormal or infinite and the skip overflows.
+  for (const bad of [0, -1, NaN, Infinity, 1e-320, 1e-101, 1e101, 1e308, Number.MAX_VALUE]) {
+    expectError(() => s.offer(bad), ERROR_CODES.SAMPLE, /sample weight must be a number in \[1e-100, 1e100\], got .* for item 2/);
   }
   assert.equal(s.count, 1);
+});
+
+test('weighted: equal weights at either bound still give a uniform sample (keys and skips stay normal doubles)', () => {
+  for (const w of [1e-100, 1e100]) {
+    const random = createRandom(`bound:${w}`);
+    const runs = 6000;
+    const counts = new Array<number>(4).fill(0);
+    for (let r = 0; r < runs; r++) {
+      const s = new WeightedReservoir<number>(2, () => w, random);
+      for (let i = 0; i < 4; i++) s.offer(i);
+      for (const x of s.sample()) counts[x]++;
+    }
+    const result = inclusionChiSquare(counts, runs, 2);
+    assert.ok(result.pValue > ALPHA, `weight ${w}: inclusion ${counts.join(', ')}, p = ${result.pValue}`);
+  }
 });
 
 test('stratified per-label: every label keeps min(count, capacity) items of its own', () => {
@@ -202,6 +218,17 @@ test('window: a uniform sample of the last W items, through many compactions', (
   assert.ok(counts.slice(0, 250).every((c) => c === 0), 'an expired item was sampled');
   const result = inclusionChiSquare(counts.slice(250), runs, 5);
   assert.ok(result.pValue > ALPHA, `p = ${result.pValue}`);
+});
+
+test('window: a refused item (no time) is not counted and takes no place among the last W items', () => {
+  const times: Record<number, number> = { 0: 0, 1: 1, 2: NaN, 3: NaN, 4: 4 };
+  const s = new SlidingWindowReservoir<number>({ capacity: 3, windowItems: 3, windowMs: 1000, time: (i) => times[i]! }, createRandom('refused'));
+  for (let i = 0; i < 5; i++) {
+    if (Number.isNaN(times[i])) expectError(() => s.offer(i), ERROR_CODES.SAMPLE, /sample time must be a number of ms/);
+    else s.offer(i);
+  }
+  assert.equal(s.count, 3);
+  assert.deepEqual(s.sample().sort((a, b) => a - b), [0, 1, 4]);
 });
 
 test('window: the last T ms by the item time accessor (never the wall clock)', () => {
