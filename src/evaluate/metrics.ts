@@ -107,8 +107,32 @@ export class ConfusionMatrix implements Metric<ConfusionMatrixData>, Snapshottab
     this.colSums[j] += w;
     this.total += w;
     if (i === j) this.diagonal += w;
-    // Exact zero after a window slides past the last observation, so sums do not drift forever.
-    if (this.total <= 1e-12 * Math.max(1, Math.abs(w))) this.clear();
+    if (w < 0) this.snapResidues(i, j, -w);
+  }
+
+  /**
+   * After a revert, what exact arithmetic makes zero must read as exactly zero: floating-point subtraction of
+   * fractional weights leaves residues (~1e-16 of the sums), and a label whose row and column are not
+   * exactly zero stays active, a phantom class in the macro averages. With weights >= 0, a row or column
+   * sum of zero means every cell in it is zero. The tolerance is relative to the weight taken out, so small
+   * weights (1e-13) are never mistaken for residue when they are added.
+   */
+  private snapResidues(i: number, j: number, w: number): void {
+    const tiny = 1e-9 * w;
+    if (Math.abs(this.total) <= tiny) {
+      this.clear();
+      return;
+    }
+    if (Math.abs(this.rowSums[i]) <= tiny) {
+      this.rowSums[i] = 0;
+      this.cells[i].fill(0);
+    }
+    if (Math.abs(this.colSums[j]) <= tiny) {
+      this.colSums[j] = 0;
+      for (const row of this.cells) row[j] = 0;
+    }
+    if (Math.abs(this.cells[i][j]) <= tiny) this.cells[i][j] = 0;
+    if (Math.abs(this.diagonal) <= tiny) this.diagonal = 0;
   }
 
   /** Adds every cell of `other` (e.g. the matrices of several partitions into one), labels matched by name. */
@@ -355,7 +379,8 @@ export class LogLoss implements Metric<number>, Snapshottable<LogLossSnapshot> {
     const w = weightOf(o);
     this.sum -= w * logLossTerm(o.pTrue);
     this.weight -= w;
-    if (this.weight <= 1e-12 * Math.max(1, w)) this.sum = this.weight = 0;
+    // Relative to the weight taken out (see ConfusionMatrix.snapResidues).
+    if (this.weight <= 1e-9 * w) this.sum = this.weight = 0;
   }
   scale(f: number): void {
     this.sum *= f;

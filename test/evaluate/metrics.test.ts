@@ -202,6 +202,32 @@ test('revert undoes update exactly (count windows never drift)', () => {
   assert.deepEqual(got.perClass, []);
 });
 
+test('weighted observations: a label that left the window leaves no residue; small weights are kept', () => {
+  // 0.1 + 0.2 - 0.1 - 0.2 is not 0 in floating point: the label that left would stay a class of its own.
+  const roll = new Rolling(new ClassificationSummary(), 3);
+  for (const o of [
+    { yTrue: 'rare', yPred: 'rare', weight: 0.1 },
+    { yTrue: 'rare', yPred: 'rare', weight: 0.2 },
+    { yTrue: 'rare', yPred: 'a', weight: 0.3 },
+    { yTrue: 'a', yPred: 'a', weight: 1 },
+    { yTrue: 'b', yPred: 'b', weight: 1 },
+    { yTrue: 'a', yPred: 'a', weight: 1 },
+  ]) roll.update(o);
+  const windowed = roll.get();
+  assert.deepEqual(windowed.perClass.map((c) => c.label), ['a', 'b']);
+  close(windowed.macroF1, 1, 'macro-F1 of a window where every prediction is right');
+  close(windowed.accuracy, 1, 'accuracy');
+  // Weights of 1e-13 are valid (>= 0) and must count, not be taken for a residue.
+  const small = new ClassificationSummary();
+  small.update({ yTrue: 'a', yPred: 'a', weight: 1e-13, pTrue: 0.9 });
+  small.update({ yTrue: 'a', yPred: 'a', weight: 1e-13, pTrue: 0.9 });
+  small.revert({ yTrue: 'a', yPred: 'a', weight: 1e-13, pTrue: 0.9 });
+  const got = small.get();
+  close(got.count, 1e-13, 'count');
+  close(got.accuracy, 1, 'accuracy');
+  close(got.logLoss, -Math.log(0.9), 'log-loss');
+});
+
 test('Rolling doc example', () => {
   const acc = new Rolling(new Accuracy(), 3);
   for (const [t, p] of [['a', 'a'], ['a', 'b'], ['b', 'b'], ['b', 'b']]) acc.update({ yTrue: t, yPred: p });
