@@ -48,7 +48,8 @@ export function registerRun(program: Command): void {
       if (dashboard !== undefined) process.stderr.write(`tokrs run: dashboard at ${dashboard.url}\n`);
       const stop = (): void => {
         logger.info({ step: 'run' }, 'stopping');
-        void run.stop();
+        // Its failure, if any, is reported by `run.finished` below.
+        run.stop().catch(() => undefined);
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

@@ -53,6 +53,8 @@ export class KafkaSource {
   private consumer: Consumer | undefined;
   private drainWaiters: (() => void)[] = [];
   private stopping = false;
+  /** Connecting, subscribing and joining the group: `close` waits for it, or the join could finish after the disconnect. */
+  private starting: Promise<void> = Promise.resolve();
   /** Highest number of messages in flight seen, for tests and metrics. */
   maxObservedInFlight = 0;
   pauses = 0;
@@ -123,9 +125,13 @@ export class KafkaSource {
         else void o.beforeRejoin?.(true);
       });
 
+      // A stop can come at any point of this: each step checks it, so a run stopped while it was still
+      // joining does not go on to join and hold partitions after it has stopped.
       const start = async (): Promise<void> => {
         await consumer.connect();
+        if (this.stopping) return;
         await consumer.subscribe({ topics: [...o.topics], fromBeginning: o.fromBeginning });
+        if (this.stopping) return;
         await consumer.run({
           autoCommit: false,
           // A fetched batch at a time, in one loop: eachMessage cost KafkaJS several awaits, an offset
@@ -199,7 +205,7 @@ export class KafkaSource {
           },
         });
       };
-      start().catch((error: unknown) => subscriber.error(error));
+      this.starting = start().catch((error: unknown) => subscriber.error(error));
       this.completeStream = () => subscriber.complete();
       // The consumer stays connected after the stream ends, so the runner can commit the final offsets;
       // `close()` leaves the group.
@@ -400,10 +406,11 @@ export class KafkaSource {
     this.completeStream();
   }
 
-  /** Leaves the consumer group. */
+  /** Leaves the consumer group (once the consumer has finished joining it, if it was still joining). */
   async close(): Promise<void> {
     this.stopping = true;
     this.releaseWaiters();
+    await this.starting;
     await this.consumer?.disconnect().catch(() => undefined);
   }
 }

@@ -536,7 +536,9 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
               .then((lag) => options.metrics?.setLag(lag))
               .catch(() => undefined);
           }, 5_000);
+    let ended = false;
     const end = async (error?: unknown): Promise<void> => {
+      ended = true;
       clearInterval(timer);
       if (lagTimer !== undefined) clearInterval(lagTimer);
       if (averageTimer !== undefined) clearInterval(averageTimer);
@@ -631,7 +633,9 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     };
     restartPipeline = startPipeline;
     startPipeline(restored);
-    sourceSubscription = source.messages().subscribe(input$);
+    // A pipeline that failed as it started (a tokenizer or model that cannot be built here) has ended the
+    // run already: the consumer must not start, or it would join the group and hold partitions for nothing.
+    if (!ended) sourceSubscription = source.messages().subscribe(input$);
   });
 
   /**
