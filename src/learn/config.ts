@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { parseOrThrow } from './parse.js';
 
+/** A dense input row per example: beyond 2^14 buckets the per-example tensor costs more than it buys. */
+export const TFJS_MAX_DIM = 2 ** 14;
+
 const optimizerSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('sgd'),

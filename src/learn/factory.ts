@@ -1,8 +1,8 @@
 import { configError } from '../errors.js';
 import type { HashSettings, OnlineClassifier } from './classifier.js';
-import { type ModelConfig, type ModelConfigInput, parseModelConfig } from './config.js';
+import { type ModelConfig, type ModelConfigInput, parseModelConfig, TFJS_MAX_DIM } from './config.js';
 import { SoftmaxSgd } from './softmax-sgd.js';
-import { TFJS_MAX_DIM, TfjsClassifier } from './tfjs-classifier.js';
+import { TfjsClassifier } from './tfjs-classifier.js';
 
 /**
  * Builds the classifier a `model` section describes, for the hashed space of the `features` section.

@@ -3,12 +3,11 @@ import { ERROR_CODES, TokrsError, configError } from '../errors.js';
 import type { SparseVector } from '../features/sparse-vector.js';
 import type { HashSettings, LabelledVector, ModelSnapshot, OnlineClassifier } from './classifier.js';
 import { argmax } from './classifier.js';
+import { TFJS_MAX_DIM } from './config.js';
 import { checkLabel, checkSnapshotHeader, checkVector, checkWeight, snapshotArray } from './validate.js';
 
 export const TFJS_KIND = 'tfjs';
 export const TFJS_VERSION = 1;
-/** A dense input row per example: beyond 2^14 buckets the per-example tensor costs more than it buys. */
-export const TFJS_MAX_DIM = 2 ** 14;
 
 export interface TfjsClassifierOptions {
   readonly dim: number;

@@ -3,6 +3,16 @@ import { z } from 'zod';
 /** Texts are cut to this many UTF-16 code units by default: a long review is ~500; a 1 MB message is an accident. */
 export const DEFAULT_MAX_LENGTH = 10_000;
 
+/** What `Intl.Segmenter` accepts as a locale: a well-formed BCP 47 tag (it throws a RangeError otherwise). */
+function isLocale(tag: string): boolean {
+  try {
+    Intl.getCanonicalLocales(tag);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const normalizeSchema = z.strictObject({
   /** Unicode NFKC: folds compatibility forms (ligatures, circled digits, full-width letters) to one spelling. */
   nfkc: z.boolean().default(true),
@@ -38,6 +48,9 @@ const jiebaSchema = z.strictObject({
    * built. Both give the same tokens and vectors (tested); the addon is faster (bench/tokenize.ts).
    */
   binding: z.enum(['auto', 'addon', 'nodejieba']).default('auto'),
+}).refine((c) => c.mode !== 'hmm' || c.engine === 'nodejieba', {
+  path: ['mode'],
+  message: 'is "hmm" (the HMM alone), which only engine "nodejieba" has, got engine "node-rs"',
 });
 
 const bpeSchema = z.strictObject({
@@ -79,7 +92,14 @@ export const tokenizeConfigSchema = z.strictObject({
   /** Character n-grams of every length from 1 to n, within runs of non-space characters. */
   chars: z.strictObject({ n: z.number().int().min(1).max(8).default(2) }).prefault({}),
   /** Intl.Segmenter word segmentation; `locale` picks the rules (e.g. "zh" uses a dictionary for Chinese). */
-  words: z.strictObject({ locale: z.string().default('und') }).prefault({}),
+  words: z
+    .strictObject({
+      locale: z
+        .string()
+        .refine(isLocale, { error: (issue) => `must be a BCP 47 language tag such as "und", "zh" or "en-US", got ${JSON.stringify(issue.input)}` })
+        .default('und'),
+    })
+    .prefault({}),
 });
 
 export type TokenizeConfig = z.output<typeof tokenizeConfigSchema>;

@@ -7,7 +7,7 @@ import { decodeConfigShape } from '../codec/config.js';
 import { evaluateConfigSchema } from '../evaluate/config.js';
 import { kafkaSecuritySchema } from '../kafka/security.js';
 import { featuresConfigSchema } from '../features/config.js';
-import { modelConfigSchema, trainConfigSchema } from '../learn/config.js';
+import { modelConfigSchema, TFJS_MAX_DIM, trainConfigSchema } from '../learn/config.js';
 import { topologySampleSchema } from '../sample/config.js';
 import { tokenizeConfigSchema } from '../tokenize/config.js';
 
@@ -15,10 +15,13 @@ const topicName = z
   .string()
   .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name (letters, digits, ".", "_", "-")');
 
+/** host:port, the host a name, an IPv4 address or a bracketed IPv6 address. */
+const BROKER = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/;
+
 export const sourceSchema = z
   .object({
     /** Broker addresses; when absent, KAFKA_BROKERS or the CLI's --brokers. */
-    brokers: z.array(z.string().min(1)).min(1).optional(),
+    brokers: z.array(z.string().regex(BROKER, 'host:port (a port from 1 to 65535)')).min(1).optional(),
     topics: z.array(topicName).min(1),
     /** Consumer group; every `tokrs run` process of this topology joins it. */
     group: z.string().min(1).optional(),
@@ -35,6 +38,7 @@ export const sourceSchema = z
   .strict();
 
 const outputTopic = z.object({ topic: topicName }).strict();
+
 
 /** The Confluent Schema Registry that `outputs.format: confluent` registers the output schemas with. */
 export const schemaRegistrySchema = z
@@ -159,6 +163,35 @@ export const topologySchema = z
       }
     }
     const o = t.outputs;
+    // Each output topic holds one kind of record, which its readers (tail, the dashboard, averaging) expect;
+    // and an output written into a source topic is read back as input (a dead letter of an undecodable
+    // message is itself undecodable: the run would feed on its own dead letters forever).
+    const written: [string[], string | undefined][] = [
+      [['outputs', 'metrics', 'topic'], o.metrics?.topic],
+      [['outputs', 'snapshots', 'topic'], o.snapshots?.topic],
+      [['outputs', 'predictions', 'topic'], o.predictions?.topic],
+      [['outputs', 'deadLetters', 'topic'], o.deadLetters?.topic],
+      [['checkpoint', 'topic'], t.checkpoint?.topic],
+    ];
+    const firstWriter = new Map<string, string>();
+    for (const [path, topic] of written) {
+      if (topic === undefined) continue;
+      if (t.source.topics.includes(topic)) {
+        ctx.addIssue({ code: 'custom', path, input: topic, message: `must not be a source topic, got ${JSON.stringify(topic)}, which source.topics reads: the run would read its own outputs back as input` });
+      }
+      const other = firstWriter.get(topic);
+      if (other !== undefined) {
+        ctx.addIssue({ code: 'custom', path, input: topic, message: `must differ from ${other}, got ${JSON.stringify(topic)} for both: each output topic holds one kind of record` });
+      } else firstWriter.set(topic, path.join('.'));
+    }
+    if (t.model.type === 'tfjs' && 2 ** t.features.bits > TFJS_MAX_DIM) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['features', 'bits'],
+        input: t.features.bits,
+        message: `must be <= ${Math.log2(TFJS_MAX_DIM)} with model.type tfjs (a dense first layer of 2^bits inputs), got ${t.features.bits}`,
+      });
+    }
     if (o.format === 'confluent' && o.schemaRegistry === null) {
       ctx.addIssue({
         code: 'custom',

@@ -83,6 +83,36 @@ test('sample settings a topology\'s sampler cannot use are refused at start, not
   assert.match(refused(`${minimal}sample:\n  seed: 5\n`), /:5: sample\.seed is not used in a topology, got 5: the topology's own seed/);
 });
 
+test('settings that cannot run are refused at start: tfjs with 2^20 buckets, node-rs with HMM only, a bad locale, a bad broker', () => {
+  assert.match(refused(`${minimal}model: { type: tfjs }\n`), /x\.yaml:\d+: features\.bits must be <= 14 with model\.type tfjs .*got 20/);
+  assert.doesNotThrow(() => parseTopology(`${minimal}model: { type: tfjs }\nfeatures: { bits: 14 }\n`, 'x.yaml'));
+  assert.match(
+    refused(`${minimal}tokenize: { jieba: { engine: node-rs, mode: hmm } }\n`),
+    /:4: tokenize\.jieba\.mode is "hmm" \(the HMM alone\), which only engine "nodejieba" has/,
+  );
+  assert.match(refused(`${minimal}tokenize: { tokenizer: words, words: { locale: "not a locale!!" } }\n`), /tokenize\.words\.locale must be a BCP 47 language tag .*got "not a locale!!"/);
+  assert.doesNotThrow(() => parseTopology(`${minimal}tokenize: { tokenizer: words, words: { locale: zh-Hans } }\n`, 'x.yaml'));
+  assert.match(refused('name: t\nsource:\n  topics: [in]\n  brokers: ["not a broker"]\n'), /:4: source\.brokers\[0\] must be host:port/);
+  assert.match(refused('name: t\nsource:\n  topics: [in]\n  brokers: ["b:99999"]\n'), /source\.brokers\[0\] must be host:port/);
+  assert.doesNotThrow(() => parseTopology('name: t\nsource:\n  topics: [in]\n  brokers: ["kafka-1.example:9092", "10.0.0.1:9093", "[::1]:9094"]\n', 'x.yaml'));
+});
+
+test('an output topic that is a source topic, or another output\'s topic, is refused', () => {
+  // A dead letter of an undecodable message is itself undecodable: read back, it feeds the run forever.
+  assert.match(
+    refused(`${minimal}outputs: { deadLetters: { topic: in } }\n`),
+    /outputs\.deadLetters\.topic must not be a source topic, got "in", which source\.topics reads/,
+  );
+  assert.match(
+    refused(`${minimal}outputs: { metrics: { topic: out }, predictions: { topic: out } }\n`),
+    /outputs\.predictions\.topic must differ from outputs\.metrics\.topic, got "out" for both/,
+  );
+  assert.match(
+    refused(`${minimal}outputs: { snapshots: { topic: s } }\ncheckpoint: { topic: s }\n`),
+    /checkpoint\.topic must differ from outputs\.snapshots\.topic/,
+  );
+});
+
 test('several problems are all reported', () => {
   const message = refused('name: "bad name"\nsource:\n  topics: []\n  maxInFlight: 0\n');
   assert.match(message, /has 3 problems/);
