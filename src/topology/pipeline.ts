@@ -63,7 +63,7 @@ export interface PipelineContext {
     policy?: PolicySnapshot;
     counters?: PipelineCounters;
   };
-  /** A tokenizer built elsewhere (e.g. shared by several topologies of one A/B replay). */
+  /** A tokenizer built elsewhere (e.g. shared by several topologies of one A/B replay); it runs on this thread, whatever `workers` says. */
   readonly tokenizer?: TextTokenizer;
   /** Replaces the tokenize + hash stage, e.g. by one that runs on worker threads. */
   readonly tokenizeStage?: (reject: Reject, stats: TokenizeStats) => OperatorFunction<TextRecord, FeaturedRecord>;
@@ -229,9 +229,11 @@ export function topologyPipeline(
         }),
       });
 
+      // A tokenizer handed in (replays) runs here: a replay's event-time clock moves message by message,
+      // so each message must be through the pipeline before the next one comes.
       const tokenizeStage =
         ctx.tokenizeStage?.(rejectAt('tokenize'), state.tokenize) ??
-        (t.workers > 0
+        (t.workers > 0 && tokenizer === undefined
           ? tokenizeOnWorkers({ tokenize: t.tokenize, features: t.features, workers: t.workers, reject: rejectAt('tokenize'), stats: state.tokenize, keepTokens: false })
           : tokenizeAndHash({ tokenizer: tokenizer ?? createTokenizer(t.tokenize), featurizer, reject: rejectAt('tokenize'), stats: state.tokenize }));
 
