@@ -38,6 +38,22 @@ export function isRetriableKafkaError(error: unknown): boolean {
   return (e.name === 'KafkaJSNonRetriableError' || e.name === 'KafkaJSNumberOfRetriesExceeded') && cause !== undefined && isRetriableKafkaError(cause);
 }
 
+/** What a broker answers a member whose group has moved on (a rebalance since it joined); possibly wrapped by KafkaJS. */
+const GROUP_MOVED_ON = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID']);
+
+/**
+ * An offset commit refused because the group rebalanced under it. At least once, that commit can simply be
+ * dropped: the member rejoins by itself, and whoever holds a partition next reads it from its last commit.
+ */
+export function isGroupMovedOnError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 4; depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string' && GROUP_MOVED_ON.has(type)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 export async function withRetry<T>(body: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const retries = options.retries ?? 8;
   const initial = options.initialMs ?? 250;

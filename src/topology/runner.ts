@@ -22,7 +22,7 @@ import { ensureTopics, withAdmin, type TopicSpec } from '../kafka/admin.js';
 import type { Kafka } from '../kafka/client.js';
 import { loadCodec } from '../kafka/codecs.js';
 import { COMPRESSION, KafkaSink, MAX_REQUEST_BYTES, chunksOf, type Compression, type OutputRecord } from '../kafka/sink.js';
-import { withRetry, type RetryOptions } from '../kafka/retry.js';
+import { isGroupMovedOnError, withRetry, type RetryOptions } from '../kafka/retry.js';
 import type { CommitPoint } from '../kafka/offset-tracker.js';
 import { KafkaSource } from '../kafka/source.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
@@ -153,7 +153,7 @@ interface Committer {
   close(): Promise<void>;
 }
 
-function atLeastOnce(kafka: Kafka, t: Topology, source: KafkaSource, retry: RetryOptions): Committer & { connect(): Promise<void> } {
+function atLeastOnce(kafka: Kafka, t: Topology, source: KafkaSource, retry: RetryOptions, log: Logger): Committer & { connect(): Promise<void> } {
   const sink = new KafkaSink({ kafka, compression: t.outputs.compression, retry });
   return {
     connect: () => sink.connect(),
@@ -163,7 +163,15 @@ function atLeastOnce(kafka: Kafka, t: Topology, source: KafkaSource, retry: Retr
     async commit(checkpoints, points) {
       for (const checkpoint of checkpoints) sink.send(checkpoint);
       await sink.flush();
-      await withRetry(() => source.commit(points), retry);
+      try {
+        await withRetry(() => source.commit(points), retry);
+      } catch (error) {
+        // A rebalance under this commit: the offsets stay uncommitted (the next commit tries again for the
+        // partitions still held), and any partition that moved is read again from its last commit. That is
+        // at least once; stopping the run over it, as before, also stopped its healthy partitions.
+        if (!isGroupMovedOnError(error)) throw error;
+        log.warn({ step: 'commit', err: describeError(error), points: points.length }, 'the group rebalanced under this offset commit; not committed, going on');
+      }
     },
     close: () => sink.close(),
   };
@@ -329,7 +337,7 @@ export async function startTopology(t: Topology, options: RunOptions): Promise<R
     await producer.connect();
     committer = exactlyOnce(producer, groupId, source, retry, t.outputs.compression);
   } else {
-    const alo = atLeastOnce(kafka, t, source, retry);
+    const alo = atLeastOnce(kafka, t, source, retry, log);
     await alo.connect();
     committer = alo;
   }

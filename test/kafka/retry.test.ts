@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isRetriableKafkaError, withRetry } from '../../src/kafka/retry.js';
+import { createRequire } from 'node:module';
+import { isGroupMovedOnError, isRetriableKafkaError, withRetry } from '../../src/kafka/retry.js';
+
+/** KafkaJS's own protocol errors, as its client builds them from a broker's error code. */
+const kafkajsErrors = createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as { createErrorFromCode(code: number): Error };
 
 const noSleep = { sleep: async () => undefined, random: () => 1 };
 
@@ -49,4 +53,17 @@ test('what KafkaJS gave up on while a broker restarts is retried; a wrapped fata
   assert.equal(isRetriableKafkaError(wrapped), true);
   const fenced = Object.assign(new Error('fenced'), { name: 'KafkaJSProtocolError', type: 'PRODUCER_FENCED', retriable: false });
   assert.equal(isRetriableKafkaError(Object.assign(new Error('x'), { name: 'KafkaJSNonRetriableError', cause: fenced })), false);
+});
+
+test('an offset commit refused by a rebalance is told apart from other failures, also when KafkaJS wraps it', () => {
+  // KafkaJS's own errors for the broker's codes: ILLEGAL_GENERATION 22, UNKNOWN_MEMBER_ID 25, REBALANCE_IN_PROGRESS 27.
+  for (const code of [22, 25, 27]) {
+    const error = kafkajsErrors.createErrorFromCode(code);
+    assert.equal(isGroupMovedOnError(error), true, String(code));
+    assert.equal(isGroupMovedOnError(Object.assign(new Error('gave up'), { name: 'KafkaJSNonRetriableError', cause: error })), true, `${code} wrapped`);
+  }
+  // Not a rebalance: a fenced producer, an authorisation error, a broker gone.
+  for (const code of [90, 29, 30]) assert.equal(isGroupMovedOnError(kafkajsErrors.createErrorFromCode(code)), false, String(code));
+  assert.equal(isGroupMovedOnError(new Error('ECONNREFUSED')), false);
+  assert.equal(isGroupMovedOnError(undefined), false);
 });
