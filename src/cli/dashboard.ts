@@ -1,12 +1,12 @@
 /** `tokrs dashboard [topology.yaml…]`: the live dashboard for running topologies, on 127.0.0.1 by default. */
 import type { Command } from 'commander';
-import { configError } from '../errors.js';
 import { addSecurityOptions, mergeSecurity, resolveKafkaSecurity, type KafkaSecurityOptions, type SecurityFlags } from '../kafka/security.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { startDashboard, type DashboardHandle } from '../observe/dashboard/server.js';
 import { loadTopology } from '../topology/load.js';
 import type { Topology } from '../topology/spec.js';
 import { resolveBrokers } from './brokers.js';
+import { portFlag } from './flags.js';
 
 export interface DashboardFlags {
   port?: number;
@@ -21,11 +21,6 @@ export interface DashboardFlags {
 export const DEFAULT_DASHBOARD_PORT = 8790;
 
 /** Parses --port: an integer 0..65535 (0: any free port). */
-export function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw configError(`--port must be an integer from 0 to 65535, got ${value}`);
-  return port;
-}
 
 /** Starts the dashboard for topologies already loaded (also used by `tokrs run --ui` and `tokrs demo`). */
 export async function serveDashboard(topologies: readonly Topology[], brokers: readonly string[], flags: DashboardFlags): Promise<DashboardHandle> {
@@ -61,7 +56,7 @@ export function registerDashboard(program: Command): void {
     .description('serve a live dashboard of running topologies: metrics, lag, label mix, dead letters, snapshots, try-it box')
     .argument('[topologies...]', 'topology files (YAML)', ['topologies/poetry-dynasty.yaml'])
     .option('--brokers <list>', 'Kafka brokers, comma-separated')
-    .option('--port <n>', `HTTP port (0: any free port)`, parsePort, DEFAULT_DASHBOARD_PORT)
+    .option('--port <n>', `HTTP port (0: any free port)`, portFlag('--port', true), DEFAULT_DASHBOARD_PORT)
     .option('--host <host>', 'address to listen on; anything but 127.0.0.1 exposes the data to your network', '127.0.0.1')
     .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) on every page and API call')
     .action(async (files: string[], opts: { brokers?: string; port: number; host: string; token?: string } & SecurityFlags) => {

@@ -21,7 +21,8 @@ import { silentLogger } from '../observe/logger.js';
 import { loadTopology } from '../topology/load.js';
 import type { TopologyOutput } from '../topology/pipeline.js';
 import { startTopology, type RunHandle } from '../topology/runner.js';
-import { DEFAULT_DASHBOARD_PORT, parsePort, serveDashboard } from './dashboard.js';
+import { DEFAULT_DASHBOARD_PORT, serveDashboard } from './dashboard.js';
+import { portFlag } from './flags.js';
 import { ensurePoetryCorpus } from './demo-corpus.js';
 
 const DEMO_TOPOLOGY = fileURLToPath(new URL('../../topologies/poetry-dynasty.yaml', import.meta.url));
@@ -67,7 +68,7 @@ export function registerDemo(program: Command): void {
     .description('the whole pipeline on real text: local broker, classical Chinese poems at a live rate, online learning, live dashboard')
     .option('--rate <n>', 'poems per second fed into the stream', parseRate, 200)
     .option('--brokers <list>', 'use these Kafka brokers instead of starting a local one (or set KAFKA_BROKERS)')
-    .option('--port <n>', 'dashboard port (a free one if it is taken)', parsePort, DEFAULT_DASHBOARD_PORT)
+    .option('--port <n>', 'dashboard port (a free one if it is taken)', portFlag('--port', true), DEFAULT_DASHBOARD_PORT)
     .option('--no-ui', 'no dashboard, terminal only')
     .action(async (opts: DemoOptions) => {
       const started = Date.now();

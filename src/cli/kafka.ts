@@ -1,17 +1,10 @@
 /** `tokrs kafka up|down|status`: a local single-node Kafka broker for development and the demo. */
 import type { Command } from 'commander';
-import { configError } from '../errors.js';
 import { ensureBrokerJars } from '../kafka/broker-jars.js';
 import { LocalBroker, isOurBroker, readState } from '../kafka/local-broker.js';
 import { cacheDir, defaultBrokerDataDir } from '../kafka/paths.js';
+import { portFlag } from './flags.js';
 
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw configError(`--port must be an integer from 1 to 65535, got ${JSON.stringify(value)}`);
-  }
-  return port;
-}
 
 export function registerKafka(program: Command): void {
   const kafka = program.command('kafka').description('run a local single-node Kafka broker (KRaft) from its Maven jars');
@@ -19,8 +12,8 @@ export function registerKafka(program: Command): void {
   kafka
     .command('up')
     .description('start the local broker in the background and print its bootstrap address')
-    .option('--port <n>', 'client port (default: a free port)', parsePort)
-    .option('--controller-port <n>', 'controller port (default: a free port)', parsePort)
+    .option('--port <n>', 'client port (default: a free port)', portFlag('--port', false))
+    .option('--controller-port <n>', 'controller port (default: a free port)', portFlag('--controller-port', false))
     .option('--data <dir>', 'data folder', defaultBrokerDataDir())
     .action(async (opts: { port?: number; controllerPort?: number; data: string }) => {
       const existing = readState(opts.data);

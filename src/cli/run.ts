@@ -7,19 +7,20 @@ import { createTopologyMetrics } from '../observe/prometheus.js';
 import { loadTopology } from '../topology/load.js';
 import { startTopology } from '../topology/runner.js';
 import { resolveBrokers } from './brokers.js';
-import { DEFAULT_DASHBOARD_PORT, parsePort, serveDashboard } from './dashboard.js';
+import { DEFAULT_DASHBOARD_PORT, serveDashboard } from './dashboard.js';
+import { integerFlag, portFlag } from './flags.js';
 
 export function registerRun(program: Command): void {
   addSecurityOptions(program.command('run'))
     .description('run a topology on Kafka: consume, tokenize, sample, learn, publish metrics and snapshots')
     .argument('<topology>', 'topology file (YAML)')
     .option('--brokers <list>', 'Kafka brokers, comma-separated')
-    .option('--idle-exit <ms>', 'stop once caught up: no new message for this long', (v) => Number(v))
+    .option('--idle-exit <ms>', 'stop once caught up: no new message for this long', integerFlag('--idle-exit', 1))
     .option('--run-id <id>', 'run id carried by every output record (default: a random UUID)')
     .option('--ui', 'also serve the live dashboard for this topology (127.0.0.1)', false)
-    .option('--ui-port <n>', 'port of the --ui dashboard', parsePort, DEFAULT_DASHBOARD_PORT)
-    .option('--metrics-port <n>', 'serve Prometheus metrics on 127.0.0.1:<n>/metrics', (v) => Number(v))
-    .option('--session-timeout <ms>', 'consumer group session timeout: how soon a dead process is noticed', (v) => Number(v))
+    .option('--ui-port <n>', 'port of the --ui dashboard', portFlag('--ui-port', true), DEFAULT_DASHBOARD_PORT)
+    .option('--metrics-port <n>', 'serve Prometheus metrics on 127.0.0.1:<n>/metrics', portFlag('--metrics-port', false))
+    .option('--session-timeout <ms>', 'consumer group session timeout: how soon a dead process is noticed', integerFlag('--session-timeout', 1))
     .option('--instance <name>', 'this process within the consumer group; keys its checkpoint and transactional id', 'main')
     .action(async (file: string, opts: { brokers?: string; idleExit?: number; runId?: string; instance: string; ui: boolean; uiPort: number; sessionTimeout?: number; metricsPort?: number } & SecurityFlags) => {
       const topology = loadTopology(file);
