@@ -77,7 +77,8 @@ export interface Prediction {
 }
 
 export function toPrediction(labels: readonly string[], proba: Float64Array): Prediction {
-  const probabilities: Record<string, number> = {};
+  // Labels are data: on a plain object, a label "__proto__" would set the prototype instead of a key.
+  const probabilities = Object.create(null) as Record<string, number>;
   let best = -1;
   for (let k = 0; k < proba.length; k++) {
     probabilities[labels[k]] = proba[k];

@@ -489,7 +489,9 @@ export class SoftmaxSgd implements OnlineClassifier {
       const K = this.labelList.length;
       return this.updateCount / (K * this.classCounts[k]);
     }
-    return cw[this.labelList[k]] ?? 1;
+    // An own key only: a label "toString" or "constructor" must not read Object.prototype's function.
+    const label = this.labelList[k]!;
+    return Object.hasOwn(cw, label) ? cw[label]! : 1;
   }
 
   /** Index of label y, adding a class (and growing storage) when it is new. */

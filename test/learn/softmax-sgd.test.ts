@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { SparseVector } from '../../src/features/sparse-vector.js';
-import type { ModelSnapshot, SnapshotArray } from '../../src/learn/classifier.js';
+import { toPrediction, type ModelSnapshot, type SnapshotArray } from '../../src/learn/classifier.js';
 import { adagrad, decayOver, ftrl, sgd, sgdRate, type SgdOptimizer } from '../../src/learn/optimizers.js';
 import { decodeModelSnapshot, encodeModelSnapshot } from '../../src/learn/snapshot-codec.js';
 import { SoftmaxSgd } from '../../src/learn/softmax-sgd.js';
@@ -325,4 +325,22 @@ test('format 3 refuses clocks that cannot be right: a left-out lastB whose total
   // And the untouched snapshots restore.
   sgdL2().restore(s);
   ada().restore(t);
+});
+
+test('labels are data: "__proto__" is a key of the prediction, "toString" is not weighted by Object.prototype', () => {
+  const x: SparseVector = { indices: Int32Array.of(1, 5), values: Float32Array.of(0.6, 0.8), dim: 16 };
+  const y: SparseVector = { indices: Int32Array.of(2, 7), values: Float32Array.of(0.8, 0.6), dim: 16 };
+  const model = new SoftmaxSgd({ dim: 16, classWeights: { other: 2 } });
+  for (let i = 0; i < 20; i++) {
+    model.learn(x, '__proto__');
+    model.learn(y, 'toString');
+    model.learn(x, 'other');
+  }
+  const p = toPrediction(model.labels, model.predictProba(x));
+  assert.deepEqual(Object.keys(p.probabilities).sort(), ['__proto__', 'other', 'toString']);
+  const sum = Object.values(p.probabilities).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - 1) < 1e-9, `probabilities sum to ${sum}`);
+  // Object.prototype.toString as a class weight made every weight NaN.
+  assert.ok(Array.from(model.predictProba(y)).every(Number.isFinite));
+  assert.equal(model.predict(y), 'toString');
 });
