@@ -28,7 +28,7 @@ export const featuresConfigSchema = z
     l2: z.boolean().default(true),
   })
   .refine((c) => !c.signed || c.seed !== c.signSeed, {
-    message: 'features.signSeed must differ from features.seed, or the sign would depend on the bucket',
+    message: 'must differ from features.seed, or the sign would depend on the bucket',
     path: ['signSeed'],
   });
 

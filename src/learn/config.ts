@@ -28,7 +28,9 @@ export const modelConfigSchema = z
     optimizer: optimizerSchema.default({ type: 'sgd', lr: 0.5, schedule: 'constant', power: 0.5 }),
     l1: z.number().min(0).default(0),
     l2: z.number().min(0).default(0),
-    classWeights: z.union([z.enum(['none', 'balanced']), z.record(z.string(), z.number().min(0))]).default('none'),
+    classWeights: z
+      .union([z.enum(['none', 'balanced']), z.record(z.string(), z.number().min(0))], { error: 'must be "none", "balanced" or a map of label to a weight >= 0' })
+      .default('none'),
     intercept: z.boolean().default(true),
     maxClasses: z.number().int().min(1).default(1024),
     tfjs: z

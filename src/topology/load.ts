@@ -13,7 +13,9 @@ export function parseTopology(text: string, file: string): Topology {
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const pos = first.linePos?.[0];
-    throw topologyError(`${file}${pos ? `:${pos.line}` : ''}: not valid YAML: ${first.message.split('\n')[0]}`);
+    // yaml's first line ends with " at line L, column C:" (the excerpt followed): the line is given already.
+    const message = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw topologyError(`${file}${pos ? `:${pos.line}` : ''}: not valid YAML: ${message} (column ${pos?.col ?? '?'})`);
   }
   let value: unknown;
   try {

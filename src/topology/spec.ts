@@ -145,8 +145,8 @@ export const topologySchema = z
   })
   .strict()
   .refine((t) => t.guarantee === 'at-least-once' || t.checkpoint !== null, {
-    message: 'exactly-once needs a checkpoint section (the state is committed with the outputs)',
-    path: ['checkpoint'],
+    message: 'is exactly-once, which needs a checkpoint section: { topic: ... } (the state is committed with the outputs), got no checkpoint',
+    path: ['guarantee'],
   })
   .superRefine((t, ctx) => {
     // The samplers of a topology see examples (features, label, tokenCount, timestamp), not the source

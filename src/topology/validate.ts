@@ -30,6 +30,9 @@ function expectation(issue: Issue): string {
       return 'is not a known field (check its spelling against the README)';
     case 'not_multiple_of':
       return `must be a multiple of ${String(issue.divisor)}`;
+    case 'invalid_union':
+      // A discriminated union lists its options; a plain union carries the message its schema gave it.
+      return 'options' in issue && Array.isArray(issue.options) ? `must be one of ${issue.options.map((v) => show(v)).join(', ')}` : issue.message;
     case 'invalid_format':
       // A regex or URL check carries its own description of what is allowed.
       return issue.format === 'regex' || issue.format === 'url' ? `must be ${issue.message}` : `must be a valid ${issue.format}`;
@@ -68,7 +71,9 @@ export function describeIssues(
       continue;
     }
     const where = issue.path.length === 0 ? '(the document)' : dotted(issue.path);
-    const found = issue.code === 'invalid_type' && input === undefined ? 'nothing (it is missing)' : show(input);
+    // A discriminated union reports the whole object at the discriminator's path: show the discriminator.
+    const shown = issue.code === 'invalid_union' && 'discriminator' in issue && typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[String(issue.discriminator)] : input;
+    const found = issue.code === 'invalid_type' && input === undefined ? 'nothing (it is missing)' : show(shown);
     const custom = issue.code === 'custom' ? issue.message : `${expectation(issue)}, got ${found}`;
     out.push(`${file}${lineOf(issue.path)}: ${where} ${custom}`);
   }

@@ -113,6 +113,23 @@ test('an output topic that is a source topic, or another output\'s topic, is ref
   );
 });
 
+test('messages show the value that is wrong, once, and where it is', () => {
+  assert.equal(
+    refused(`${minimal}model: { optimizer: { type: adam } }\n`),
+    'topologies/x.yaml:4: model.optimizer.type must be one of "sgd", "adagrad", "ftrl", got "adam"',
+  );
+  assert.equal(
+    refused(`${minimal}model: { classWeights: foo }\n`),
+    'topologies/x.yaml:4: model.classWeights must be "none", "balanced" or a map of label to a weight >= 0, got "foo"',
+  );
+  assert.equal(
+    refused(`${minimal}features: { seed: 5, signSeed: 5 }\n`),
+    'topologies/x.yaml:4: features.signSeed must differ from features.seed, or the sign would depend on the bucket',
+  );
+  assert.match(refused(`${minimal}guarantee: exactly-once\n`), /^topologies\/x\.yaml:4: guarantee is exactly-once, which needs a checkpoint section/);
+  assert.equal(refused('name: t\nname: u\n'), 'topologies/x.yaml:2: not valid YAML: Map keys must be unique (column 1)');
+});
+
 test('several problems are all reported', () => {
   const message = refused('name: "bad name"\nsource:\n  topics: []\n  maxInFlight: 0\n');
   assert.match(message, /has 3 problems/);
