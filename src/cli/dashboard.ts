@@ -1,5 +1,6 @@
 /** `tokrs dashboard [topology.yaml…]`: the live dashboard for running topologies, on 127.0.0.1 by default. */
 import type { Command } from 'commander';
+import { fileURLToPath } from 'node:url';
 import { addSecurityOptions, mergeSecurity, resolveKafkaSecurity, type KafkaSecurityOptions, type SecurityFlags } from '../kafka/security.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { startDashboard, type DashboardHandle } from '../observe/dashboard/server.js';
@@ -7,6 +8,9 @@ import { loadTopology } from '../topology/load.js';
 import type { Topology } from '../topology/spec.js';
 import { resolveBrokers } from './brokers.js';
 import { portFlag } from './flags.js';
+
+/** The demo's topology, shipped with the package: the dashboard's default, from any working directory. */
+export const DEMO_TOPOLOGY = fileURLToPath(new URL('../../topologies/poetry-dynasty.yaml', import.meta.url));
 
 export interface DashboardFlags {
   port?: number;
@@ -54,13 +58,14 @@ export function dashboardKafka(
 export function registerDashboard(program: Command): void {
   addSecurityOptions(program.command('dashboard'))
     .description('serve a live dashboard of running topologies: metrics, lag, label mix, dead letters, snapshots, try-it box')
-    .argument('[topologies...]', 'topology files (YAML)', ['topologies/poetry-dynasty.yaml'])
+    .argument('[topologies...]', 'topology files (YAML); the demo topology (topologies/poetry-dynasty.yaml of this package) when none is given')
     .option('--brokers <list>', 'Kafka brokers, comma-separated')
     .option('--port <n>', `HTTP port (0: any free port)`, portFlag('--port', true), DEFAULT_DASHBOARD_PORT)
     .option('--host <host>', 'address to listen on; anything but 127.0.0.1 exposes the data to your network', '127.0.0.1')
     .option('--token <token>', 'require this token (Authorization: Bearer, or ?token=) on every page and API call')
     .action(async (files: string[], opts: { brokers?: string; port: number; host: string; token?: string } & SecurityFlags) => {
-      const topologies = files.map((f) => loadTopology(f));
+      // The package's own file, wherever the command runs from.
+      const topologies = (files.length === 0 ? [DEMO_TOPOLOGY] : files).map((f) => loadTopology(f));
       const { brokers, security } = dashboardKafka(topologies, opts);
       const dashboard = await serveDashboard(topologies, brokers, { ...opts, security });
       process.stdout.write(`tokrs dashboard: ${dashboard.url}  (Ctrl-C stops it)\n`);

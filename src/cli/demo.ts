@@ -9,7 +9,6 @@ import { createReadStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { configError, describeError, ERROR_CODES, isTokrsError } from '../errors.js';
 import { ensureTopics, withAdmin } from '../kafka/admin.js';
 import { createKafka, parseBrokers } from '../kafka/client.js';
@@ -21,11 +20,10 @@ import { silentLogger } from '../observe/logger.js';
 import { loadTopology } from '../topology/load.js';
 import type { TopologyOutput } from '../topology/pipeline.js';
 import { startTopology, type RunHandle } from '../topology/runner.js';
-import { DEFAULT_DASHBOARD_PORT, serveDashboard } from './dashboard.js';
+import { DEFAULT_DASHBOARD_PORT, DEMO_TOPOLOGY, serveDashboard } from './dashboard.js';
 import { portFlag } from './flags.js';
 import { ensurePoetryCorpus } from './demo-corpus.js';
 
-const DEMO_TOPOLOGY = fileURLToPath(new URL('../../topologies/poetry-dynasty.yaml', import.meta.url));
 
 interface DemoOptions {
   rate: number;

@@ -3,6 +3,8 @@
  * a JSON Lines file), deterministically, with a report and charts. Several topologies = an A/B comparison.
  */
 import type { Command } from 'commander';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { configError } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
 import { createLogger } from '../observe/logger.js';
 import { loadTopology } from '../topology/load.js';
@@ -50,6 +52,15 @@ With --input, outputs are published only when --brokers or --output-prefix is gi
     )
     .action(async (files: string[], opts: ReplayFlags) => {
       const topologies = files.map((f) => loadTopology(f));
+      // The report's directory is checked now, not after a replay of hours.
+      if (opts.report !== undefined) {
+        try {
+          mkdirSync(opts.report, { recursive: true });
+          accessSync(opts.report, constants.W_OK);
+        } catch (error) {
+          throw configError(`--report ${opts.report}: cannot write there (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+        }
+      }
       const logger = createLogger({}, process.env.TOKRS_LOG_LEVEL ?? 'warn');
       const fromFile = opts.input !== undefined;
       const publishWanted = opts.publish && (!fromFile || opts.brokers !== undefined || opts.outputPrefix !== undefined);

@@ -79,6 +79,22 @@ export function parseRangeBound(text: string, flag: '--from' | '--to'): RangeBou
 }
 
 /** The bound as written back in reports (canonical form). */
+/**
+ * Bounds that contradict each other on their face (`--to` before `--from` in time, or at a lower offset of
+ * the same partition) are a mistake, refused before anything is read rather than replaying nothing. Bounds
+ * of different kinds are compared only once resolved, where an end before its start gives an empty partition.
+ */
+export function checkBoundsOrder(from: RangeBound, to: RangeBound): void {
+  const refuse = (what: string) => configError(`--to ${describeBound(to)} is before --from ${describeBound(from)}${what}: the range would be empty`);
+  if (from.kind === 'time' && to.kind === 'time' && to.time < from.time) throw refuse('');
+  if (from.kind === 'offsets' && to.kind === 'offsets') {
+    for (const f of from.offsets) {
+      const t = to.offsets.find((o) => o.partition === f.partition && o.topic === f.topic);
+      if (t !== undefined && t.offset < f.offset) throw refuse(` in partition ${f.topic === undefined ? '' : `${f.topic}:`}${f.partition}`);
+    }
+  }
+}
+
 export function describeBound(bound: RangeBound): string {
   switch (bound.kind) {
     case 'earliest':
@@ -126,6 +142,7 @@ export async function resolveKafkaRange(
   from: RangeBound,
   to: RangeBound,
 ): Promise<PartitionRange[]> {
+  checkBoundsOrder(from, to);
   const watermarks = new Map<string, { partition: number; low: string; high: string }[]>();
   for (const topic of topics) watermarks.set(topic, await topicRange(admin, topic));
   const partitions = new Map([...watermarks].map(([topic, ws]) => [topic, new Set(ws.map((w) => w.partition))]));
@@ -179,6 +196,7 @@ export function resolveLineRange(
   to: RangeBound,
   firstAtOrAfter: (time: number) => number,
 ): { start: number; end: number } {
+  checkBoundsOrder(from, to);
   const one = (bound: RangeBound, flag: string, isEnd: boolean): number => {
     switch (bound.kind) {
       case 'earliest':

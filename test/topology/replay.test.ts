@@ -63,6 +63,14 @@ test('range bounds: a bad --from or --to is a TOKRS_ERR_CONFIG naming the flag, 
   assert.throws(() => resolveLineRange(10, parseRangeBound('1:5', '--from'), { kind: 'latest' }, () => 0), /a file replay has one partition, 0/);
 });
 
+test('range bounds: --to before --from is refused, not replayed as an empty range', () => {
+  const line = (from: string, to: string) => resolveLineRange(1000, parseRangeBound(from, '--from'), parseRangeBound(to, '--to'), () => 0);
+  assert.throws(() => line('0:200', '0:100'), /--to 0:100 is before --from 0:200 in partition 0: the range would be empty/);
+  assert.throws(() => line('2024-06-02T00:00:00Z', '2024-06-01T00:00:00Z'), /--to 2024-06-01T00:00:00(\.000)?Z is before --from 2024-06-02T00:00:00(\.000)?Z/);
+  assert.deepEqual(line('0:100', '0:100'), { start: 100, end: 100 });
+  assert.deepEqual(line('0:100', '0:200'), { start: 100, end: 200 });
+});
+
 test('event-time scheduler: actions run when event time passes their due time, stamped with it', () => {
   const s = new EventTimeScheduler(1_000);
   const fired: number[] = [];
