@@ -79,9 +79,11 @@ const sampleFields = z.strictObject({
 });
 
 /** Rules between fields, which the samplers' constructors would otherwise only find at the first offer. */
-function checkSampleConfig(c: { size: number; method: SampleMethod; recent: { bias?: number } }, ctx: z.RefinementCtx): void {
+function checkSampleConfig(c: { size: number; method: SampleMethod; recent: { bias?: number; windowItems?: number; windowMs?: number } }, ctx: z.RefinementCtx): void {
   const bias = c.recent.bias;
-  if (c.method === 'recent' && bias !== undefined && bias * c.size > 1 + 1e-12) {
+  // With a window the bias is not used (see `recent.bias`), so it is not checked either.
+  const windowed = c.recent.windowItems !== undefined || c.recent.windowMs !== undefined;
+  if (c.method === 'recent' && !windowed && bias !== undefined && bias * c.size > 1 + 1e-12) {
     ctx.addIssue({
       code: 'custom',
       path: ['recent', 'bias'],
