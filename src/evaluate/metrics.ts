@@ -72,6 +72,9 @@ export interface ClassificationSummarySnapshot {
   readonly logLoss: LogLossSnapshot;
 }
 
+/** Below this fraction of the largest sum held, a sum is rounding residue (see ConfusionMatrix.snapResidues). */
+const RESOLUTION = 1e-12;
+
 const weightOf = (o: Observation): number => {
   const w = o.weight ?? 1;
   if (!(w >= 0) || !Number.isFinite(w)) throw configError(`metric observation weight must be a finite number >= 0, got ${String(w)}`);
@@ -90,6 +93,8 @@ export class ConfusionMatrix implements Metric<ConfusionMatrixData>, Snapshottab
   colSums: Float64Array = new Float64Array(0);
   total = 0;
   diagonal = 0;
+  /** The largest total since the sums were last empty: the scale of their rounding residues (snapResidues). */
+  private peak = 0;
 
   update(o: Observation): void {
     this.add(o, weightOf(o));
@@ -107,18 +112,21 @@ export class ConfusionMatrix implements Metric<ConfusionMatrixData>, Snapshottab
     this.colSums[j] += w;
     this.total += w;
     if (i === j) this.diagonal += w;
-    if (w < 0) this.snapResidues(i, j, -w);
+    if (this.total > this.peak) this.peak = this.total;
+    if (w < 0) this.snapResidues(i, j);
   }
 
   /**
    * After a revert, what exact arithmetic makes zero must read as exactly zero: floating-point subtraction of
    * fractional weights leaves residues (~1e-16 of the sums), and a label whose row and column are not
    * exactly zero stays active, a phantom class in the macro averages. With weights >= 0, a row or column
-   * sum of zero means every cell in it is zero. The tolerance is relative to the weight taken out, so small
-   * weights (1e-13) are never mistaken for residue when they are added.
+   * sum of zero means every cell in it is zero. The tolerance is relative to the largest total the sums have
+   * held since they were last empty (`peak`): rounding leaves residues of a few ulps of that, while weights
+   * above it (1e-13 alone, or 1e-4 next to a departed 1e6) are kept. A weight below 1e-12 of the peak is
+   * lost to rounding in these sums anyway.
    */
-  private snapResidues(i: number, j: number, w: number): void {
-    const tiny = 1e-9 * w;
+  private snapResidues(i: number, j: number): void {
+    const tiny = RESOLUTION * this.peak;
     if (Math.abs(this.total) <= tiny) {
       this.clear();
       return;
@@ -151,6 +159,7 @@ export class ConfusionMatrix implements Metric<ConfusionMatrixData>, Snapshottab
     this.colSums.fill(0);
     this.total = 0;
     this.diagonal = 0;
+    this.peak = 0;
   }
 
   scale(f: number): void {
@@ -161,6 +170,7 @@ export class ConfusionMatrix implements Metric<ConfusionMatrixData>, Snapshottab
     }
     this.total *= f;
     this.diagonal *= f;
+    this.peak *= f;
   }
 
   cell(i: number, j: number): number {
@@ -230,6 +240,7 @@ export class ConfusionMatrix implements Metric<ConfusionMatrixData>, Snapshottab
     this.colSums = Float64Array.from(snapshot.colSums);
     this.total = total;
     this.diagonal = diagonal;
+    this.peak = Math.abs(total);
   }
 }
 
@@ -368,27 +379,31 @@ export const F1 = (label: string): ClassScore => new ClassScore(label, 'f1');
 export class LogLoss implements Metric<number>, Snapshottable<LogLossSnapshot> {
   private sum = 0;
   private weight = 0;
+  /** The largest weight since it was last zero (see ConfusionMatrix.snapResidues). */
+  private peak = 0;
   update(o: Observation): void {
     if (o.pTrue === undefined) return;
     const w = weightOf(o);
     this.sum += w * logLossTerm(o.pTrue);
     this.weight += w;
+    if (this.weight > this.peak) this.peak = this.weight;
   }
   revert(o: Observation): void {
     if (o.pTrue === undefined) return;
     const w = weightOf(o);
     this.sum -= w * logLossTerm(o.pTrue);
     this.weight -= w;
-    // Relative to the weight taken out (see ConfusionMatrix.snapResidues).
-    if (this.weight <= 1e-9 * w) this.sum = this.weight = 0;
+    if (this.weight <= RESOLUTION * this.peak) this.sum = this.weight = this.peak = 0;
   }
   scale(f: number): void {
     this.sum *= f;
     this.weight *= f;
+    this.peak *= f;
   }
   addAll(other: LogLoss): void {
     this.sum += other.sum;
     this.weight += other.weight;
+    if (this.weight > this.peak) this.peak = this.weight;
   }
   get(): number {
     return ratio(this.sum, this.weight);
@@ -404,6 +419,7 @@ export class LogLoss implements Metric<number>, Snapshottable<LogLossSnapshot> {
     const weight = checkFinite(snapshot.weight, 'log-loss weight');
     this.sum = sum;
     this.weight = weight;
+    this.peak = Math.abs(weight);
   }
 }
 

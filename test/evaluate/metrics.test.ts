@@ -226,6 +226,16 @@ test('weighted observations: a label that left the window leaves no residue; sma
   close(got.count, 1e-13, 'count');
   close(got.accuracy, 1, 'accuracy');
   close(got.logLoss, -Math.log(0.9), 'log-loss');
+  // A heavy observation leaving must not take a light one with it.
+  const mixed = new ClassificationSummary();
+  mixed.update({ yTrue: 'a', yPred: 'a', weight: 1e6, pTrue: 0.5 });
+  mixed.update({ yTrue: 'b', yPred: 'b', weight: 1e-4, pTrue: 0.9 });
+  mixed.revert({ yTrue: 'a', yPred: 'a', weight: 1e6, pTrue: 0.5 });
+  const left = mixed.get();
+  assert.deepEqual(left.perClass.map((c) => c.label), ['b']);
+  assert.ok(Math.abs(left.count - 1e-4) < 1e-9, `count ${left.count}`);
+  close(left.accuracy, 1, 'accuracy after the heavy one left');
+  assert.ok(Math.abs(left.logLoss + Math.log(0.9)) < 1e-4, `log-loss ${left.logLoss}`);
 });
 
 test('Rolling doc example', () => {
