@@ -78,11 +78,10 @@ export function parseRangeBound(text: string, flag: '--from' | '--to'): RangeBou
   throw fail('is not a known form');
 }
 
-/** The bound as written back in reports (canonical form). */
 /**
  * Bounds that contradict each other on their face (`--to` before `--from` in time, or at a lower offset of
  * the same partition) are a mistake, refused before anything is read rather than replaying nothing. Bounds
- * of different kinds are compared only once resolved, where an end before its start gives an empty partition.
+ * of different kinds are compared once resolved (`refuseReversed`).
  */
 export function checkBoundsOrder(from: RangeBound, to: RangeBound): void {
   const refuse = (what: string) => configError(`--to ${describeBound(to)} is before --from ${describeBound(from)}${what}: the range would be empty`);
@@ -95,6 +94,17 @@ export function checkBoundsOrder(from: RangeBound, to: RangeBound): void {
   }
 }
 
+/** An end the user set (a time or an offset) before a start the user set, in one partition: a mistake. */
+function refuseReversed(from: RangeBound, to: RangeBound, where: string, start: bigint, end: bigint): void {
+  throw configError(`--to ${describeBound(to)} is before --from ${describeBound(from)} in ${where} (offset ${end} < ${start}): the range would be empty there`);
+}
+
+/** Whether a bound names this partition's position itself, rather than falling back to earliest or latest. */
+function setsPartition(bound: RangeBound, topic: string, partition: number): boolean {
+  return bound.kind === 'time' || (bound.kind === 'offsets' && explicitOffset(bound, topic, partition) !== undefined);
+}
+
+/** The bound as written back in reports (canonical form). */
 export function describeBound(bound: RangeBound): string {
   switch (bound.kind) {
     case 'earliest':
@@ -175,6 +185,9 @@ export async function resolveKafkaRange(
     for (const w of watermarks.get(topic)!) {
       const start = starts.get(w.partition)!;
       const end = ends.get(w.partition)!;
+      if (end < start && setsPartition(from, topic, w.partition) && setsPartition(to, topic, w.partition)) {
+        refuseReversed(from, to, `partition ${topic}:${w.partition}`, start, end);
+      }
       ranges.push({ topic, partition: w.partition, start: String(start), end: String(end < start ? start : end) });
     }
   }
@@ -218,5 +231,6 @@ export function resolveLineRange(
   };
   const start = one(from, '--from', false);
   const end = one(to, '--to', true);
+  if (end < start && setsPartition(from, 'file', 0) && setsPartition(to, 'file', 0)) refuseReversed(from, to, 'the file', BigInt(start), BigInt(end));
   return { start, end: Math.max(start, end) };
 }

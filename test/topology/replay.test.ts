@@ -67,6 +67,8 @@ test('range bounds: --to before --from is refused, not replayed as an empty rang
   const line = (from: string, to: string) => resolveLineRange(1000, parseRangeBound(from, '--from'), parseRangeBound(to, '--to'), () => 0);
   assert.throws(() => line('0:200', '0:100'), /--to 0:100 is before --from 0:200 in partition 0: the range would be empty/);
   assert.throws(() => line('2024-06-02T00:00:00Z', '2024-06-01T00:00:00Z'), /--to 2024-06-01T00:00:00(\.000)?Z is before --from 2024-06-02T00:00:00(\.000)?Z/);
+  // Of different kinds, compared once resolved (here the time resolves to line 0).
+  assert.throws(() => line('0:150', '2024-06-01T00:01:00Z'), /--to 2024-06-01T00:01:00(\.000)?Z is before --from 0:150 in the file \(offset 0 < 150\)/);
   assert.deepEqual(line('0:100', '0:100'), { start: 100, end: 100 });
   assert.deepEqual(line('0:100', '0:200'), { start: 100, end: 200 });
 });
