@@ -24,8 +24,6 @@ export interface DashboardFlags {
 
 export const DEFAULT_DASHBOARD_PORT = 8790;
 
-/** Parses --port: an integer 0..65535 (0: any free port). */
-
 /** Starts the dashboard for topologies already loaded (also used by `tokrs run --ui` and `tokrs demo`). */
 export async function serveDashboard(topologies: readonly Topology[], brokers: readonly string[], flags: DashboardFlags): Promise<DashboardHandle> {
   return startDashboard({

@@ -9,7 +9,7 @@ import { createReadStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { configError, describeError, ERROR_CODES, isTokrsError } from '../errors.js';
+import { describeError, ERROR_CODES, isTokrsError } from '../errors.js';
 import { ensureTopics, withAdmin } from '../kafka/admin.js';
 import { createKafka, parseBrokers } from '../kafka/client.js';
 import { feedLines } from '../kafka/feed.js';
@@ -21,7 +21,7 @@ import { loadTopology } from '../topology/load.js';
 import type { TopologyOutput } from '../topology/pipeline.js';
 import { startTopology, type RunHandle } from '../topology/runner.js';
 import { DEFAULT_DASHBOARD_PORT, DEMO_TOPOLOGY, serveDashboard } from './dashboard.js';
-import { portFlag } from './flags.js';
+import { portFlag, positiveFlag } from './flags.js';
 import { ensurePoetryCorpus } from './demo-corpus.js';
 
 
@@ -34,11 +34,8 @@ interface DemoOptions {
 
 const say = (line: string): void => void process.stderr.write(`tokrs demo: ${line}\n`);
 
-function parseRate(value: string): number {
-  const rate = Number(value.replace(/\/s$/, ''));
-  if (!(rate > 0)) throw configError(`--rate must be a positive number of messages per second, got ${value}`);
-  return rate;
-}
+/** --rate 200 or --rate 200/s. */
+const parseRate = (value: string): number => positiveFlag('--rate')(value.replace(/\/s$/, ''));
 
 const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '  -  ' : x.toFixed(3));
 

@@ -4,7 +4,7 @@
  */
 import { Kafka, logLevel, type Admin, type AdminConfig, type Consumer, type ConsumerConfig, type KafkaConfig, type LogEntry, type Producer, type ProducerConfig, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
-import { ERROR_CODES, TokrsError } from '../errors.js';
+import { configError, ERROR_CODES, TokrsError } from '../errors.js';
 import { registerCodecs } from './codecs.js';
 import { probeTls } from './tls-probe.js';
 
@@ -150,10 +150,19 @@ class SecuredKafka extends Kafka {
   }
 }
 
-/** Broker list from a comma-separated string such as `KAFKA_BROKERS`. */
+/**
+ * host:port with a host name or IPv4 address. KafkaJS splits an address at its colons, so a bracketed IPv6
+ * address ([::1]:9092) cannot connect (getaddrinfo ENOTFOUND "["): a name that resolves to it can.
+ */
+export const BROKER_ADDRESS = /^[A-Za-z0-9._-]+:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/;
+
+/** Broker list from a comma-separated string such as `KAFKA_BROKERS`; an address that cannot connect is refused. */
 export function parseBrokers(value: string): string[] {
-  return value
+  const brokers = value
     .split(',')
     .map((broker) => broker.trim())
     .filter((broker) => broker.length > 0);
+  const bad = brokers.find((broker) => !BROKER_ADDRESS.test(broker));
+  if (bad !== undefined) throw configError(`broker address ${JSON.stringify(bad)} is not host:port (a host name or IPv4 address, a port from 1 to 65535)`);
+  return brokers;
 }

@@ -2,6 +2,7 @@
  * The topology file: one zod schema composed from each stage's own config schema, so a stage's options are
  * defined (and documented) once, next to the code that uses them.
  */
+import { BROKER_ADDRESS } from '../kafka/client.js';
 import { z } from 'zod';
 import { decodeConfigShape } from '../codec/config.js';
 import { evaluateConfigSchema } from '../evaluate/config.js';
@@ -15,13 +16,10 @@ const topicName = z
   .string()
   .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name (letters, digits, ".", "_", "-")');
 
-/** host:port, the host a name, an IPv4 address or a bracketed IPv6 address. */
-const BROKER = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/;
-
 export const sourceSchema = z
   .object({
     /** Broker addresses; when absent, KAFKA_BROKERS or the CLI's --brokers. */
-    brokers: z.array(z.string().regex(BROKER, 'host:port (a port from 1 to 65535)')).min(1).optional(),
+    brokers: z.array(z.string().regex(BROKER_ADDRESS, 'host:port (a host name or IPv4 address, a port from 1 to 65535)')).min(1).optional(),
     topics: z.array(topicName).min(1),
     /** Consumer group; every `tokrs run` process of this topology joins it. */
     group: z.string().min(1).optional(),

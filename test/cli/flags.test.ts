@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { integerFlag, portFlag, positiveFlag } from '../../src/cli/flags.js';
 import { isTokrsError } from '../../src/errors.js';
+import { parseBrokers } from '../../src/kafka/client.js';
 
 function refused(parse: (value: string) => number, value: string): string {
   try {
@@ -24,4 +25,11 @@ test('numeric flags refuse what is not a number in range, naming the flag and th
   assert.equal(refused(portFlag('--ui-port', true), 'abc'), '--ui-port must be an integer from 0 to 65535, got "abc"');
   for (const bad of ['abc', '0', '-1', 'Infinity', '']) refused(positiveFlag('--rate'), bad);
   assert.equal(positiveFlag('--rate')('2.5'), 2.5);
+});
+
+test('broker lists (--brokers, KAFKA_BROKERS) refuse an address KafkaJS cannot connect to', () => {
+  assert.deepEqual(parseBrokers(' a:9092, 10.0.0.1:9093 ,'), ['a:9092', '10.0.0.1:9093']);
+  for (const bad of ['localhost', 'a:0', 'a:65536', '[::1]:9092', 'a b:9092', 'a:9092x']) {
+    assert.throws(() => parseBrokers(bad), (error: unknown) => isTokrsError(error, 'TOKRS_ERR_CONFIG') && error.message.includes(JSON.stringify(bad)), bad);
+  }
 });
