@@ -80,6 +80,8 @@ test('sample settings a topology\'s sampler cannot use are refused at start, not
     'topologies/x.yaml:7: sample.recent.bias must be in (0, 1/sample.size] = (0, 0.001], got 0.01 (with a larger bias a full reservoir would have to drop more than one item for each item it takes)',
   );
   assert.doesNotThrow(() => parseTopology(`${minimal}sample:\n  method: recent\n  size: 1000\n  recent: { bias: 0.001 }\n`, 'x.yaml'));
+  // With a window the bias is not used, so it is not checked.
+  assert.doesNotThrow(() => parseTopology(`${minimal}sample:\n  method: recent\n  size: 100\n  recent: { bias: 0.5, windowItems: 50 }\n`, 'x.yaml'));
   assert.match(refused(`${minimal}sample:\n  seed: 5\n`), /:5: sample\.seed is not used in a topology, got 5: the topology's own seed/);
 });
 
