@@ -48,9 +48,6 @@ const jiebaSchema = z.strictObject({
    * built. Both give the same tokens and vectors (tested); the addon is faster (bench/tokenize.ts).
    */
   binding: z.enum(['auto', 'addon', 'nodejieba']).default('auto'),
-}).refine((c) => c.mode !== 'hmm' || c.engine === 'nodejieba', {
-  path: ['mode'],
-  message: 'is "hmm" (the HMM alone), which only engine "nodejieba" has, got engine "node-rs"',
 });
 
 const bpeSchema = z.strictObject({
@@ -100,6 +97,10 @@ export const tokenizeConfigSchema = z.strictObject({
         .default('und'),
     })
     .prefault({}),
+}).refine((c) => c.tokenizer !== 'jieba' || c.jieba.mode !== 'hmm' || c.jieba.engine === 'nodejieba', {
+  // Only the tokenizer in use is checked: the jieba section of a bpe topology is never read.
+  path: ['jieba', 'mode'],
+  message: 'is "hmm" (the HMM alone), which only engine "nodejieba" has, got engine "node-rs"',
 });
 
 export type TokenizeConfig = z.output<typeof tokenizeConfigSchema>;

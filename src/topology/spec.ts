@@ -185,9 +185,10 @@ export const topologySchema = z
     if (t.model.type === 'tfjs' && 2 ** t.features.bits > TFJS_MAX_DIM) {
       ctx.addIssue({
         code: 'custom',
-        path: ['features', 'bits'],
-        input: t.features.bits,
-        message: `must be <= ${Math.log2(TFJS_MAX_DIM)} with model.type tfjs (a dense first layer of 2^bits inputs), got ${t.features.bits}`,
+        // model.type is in the file; features.bits may be a default that is not.
+        path: ['model', 'type'],
+        input: t.model.type,
+        message: `is tfjs, which needs features.bits <= ${Math.log2(TFJS_MAX_DIM)} (a dense first layer of 2^bits inputs), got features.bits ${t.features.bits}`,
       });
     }
     if (o.format === 'confluent' && o.schemaRegistry === null) {
