@@ -9,7 +9,7 @@ import type { Sampler } from './sampler.js';
 import { ReservoirR, UniformReservoir } from './uniform.js';
 import { WeightedReservoir } from './weighted.js';
 import { StratifiedReservoir } from './stratified.js';
-import { SlidingWindowReservoir, TimeBiasedReservoir } from './recent.js';
+import { biasFits, SlidingWindowReservoir, TimeBiasedReservoir } from './recent.js';
 import { BernoulliSampler, SystematicSampler } from './simple.js';
 
 export const SAMPLE_METHODS = [
@@ -83,7 +83,7 @@ function checkSampleConfig(c: { size: number; method: SampleMethod; recent: { bi
   const bias = c.recent.bias;
   // With a window the bias is not used (see `recent.bias`), so it is not checked either.
   const windowed = c.recent.windowItems !== undefined || c.recent.windowMs !== undefined;
-  if (c.method === 'recent' && !windowed && bias !== undefined && bias * c.size > 1 + 1e-12) {
+  if (c.method === 'recent' && !windowed && bias !== undefined && !biasFits(bias, c.size)) {
     ctx.addIssue({
       code: 'custom',
       path: ['recent', 'bias'],
@@ -95,9 +95,18 @@ function checkSampleConfig(c: { size: number; method: SampleMethod; recent: { bi
 
 export const sampleConfigSchema = sampleFields.superRefine(checkSampleConfig);
 
+/** The fields of the examples a topology offers its samplers, and what each sampler field must name. */
+const EXAMPLE_FIELDS = [
+  ['weightField', 'tokenCount', 'token count'],
+  ['labelField', 'label', 'label'],
+  ['timeField', 'timestamp', 'event time'],
+] as const;
+
 /**
  * A topology's `sample` section: the same, without `seed`, because a topology seeds every sampler from its own
- * `seed` and each source partition's key (so a partition's sample is the same in whichever process holds it).
+ * `seed` and each source partition's key (so a partition's sample is the same in whichever process holds it);
+ * and its field names can only be an example's (features, label, tokenCount, timestamp), not the source
+ * record's: another name would be read as undefined and every offer refused.
  */
 export const topologySampleSchema = sampleFields
   .omit({ seed: true })
@@ -110,6 +119,16 @@ export const topologySampleSchema = sampleFields
         input: c.seed,
         message: `is not used in a topology, got ${JSON.stringify(c.seed)}: the topology's own seed (at the top of the file) seeds every sampler, with each source partition's key`,
       });
+    }
+    for (const [key, allowed, what] of EXAMPLE_FIELDS) {
+      if (c[key] !== allowed) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          input: c[key],
+          message: `must be ${JSON.stringify(allowed)} (the ${what} of the example the sampler is offered; an example has only features, label, tokenCount and timestamp), got ${JSON.stringify(c[key])}`,
+        });
+      }
     }
     checkSampleConfig(c, ctx);
   });

@@ -16,6 +16,14 @@ export interface TimeBiasedOptions {
 }
 
 /**
+ * Aggarwal's bias λ must be in (0, 1/capacity]: with a larger one a full reservoir would have to drop more
+ * than one item for each item it takes. (A rounding margin lets 1/capacity itself through.)
+ */
+export function biasFits(bias: number, capacity: number): boolean {
+  return bias > 0 && bias * capacity <= 1 + 1e-12;
+}
+
+/**
  * Exponentially biased reservoir (Aggarwal 2006, "On biased reservoir sampling in the presence of stream
  * evolution", Algorithms 3.1 and 3.2).
  *
@@ -38,7 +46,7 @@ export class TimeBiasedReservoir<T> implements Sampler<T> {
   ) {
     this.capacity = checkCapacity('sample.size', options.capacity);
     this.bias = options.bias ?? 1 / this.capacity;
-    if (!(this.bias > 0) || this.bias * this.capacity > 1 + 1e-12) {
+    if (!biasFits(this.bias, this.capacity)) {
       throw sampleError(
         `sample.recent.bias must be in (0, 1/sample.size] = (0, ${1 / this.capacity}], got ${String(options.bias)}`,
       );

@@ -31,8 +31,8 @@ export function checkCapacity(name: string, value: unknown): number {
  * and the skip overflows to Infinity, after which no item enters again. Within these bounds every key and
  * skip is a normal double.
  */
-export const MIN_WEIGHT = 1e-100;
-export const MAX_WEIGHT = 1e100;
+const MIN_WEIGHT = 1e-100;
+const MAX_WEIGHT = 1e100;
 
 /** A weight must be a number in [MIN_WEIGHT, MAX_WEIGHT]: A-ExpJ divides by it and takes its logarithm. */
 export function checkWeight(value: unknown, count: number): number {

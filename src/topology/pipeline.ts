@@ -229,13 +229,14 @@ export function topologyPipeline(
         }),
       });
 
-      // A tokenizer handed in (replays) runs here: a replay's event-time clock moves message by message,
-      // so each message must be through the pipeline before the next one comes.
+      // No tokenizer here means workers without one handed in. A tokenizer handed in (replays) runs here: a
+      // replay's event-time clock moves message by message, so each message must be through the pipeline
+      // before the next one comes.
       const tokenizeStage =
         ctx.tokenizeStage?.(rejectAt('tokenize'), state.tokenize) ??
-        (t.workers > 0 && tokenizer === undefined
+        (tokenizer === undefined
           ? tokenizeOnWorkers({ tokenize: t.tokenize, features: t.features, workers: t.workers, reject: rejectAt('tokenize'), stats: state.tokenize, keepTokens: false })
-          : tokenizeAndHash({ tokenizer: tokenizer ?? createTokenizer(t.tokenize), featurizer, reject: rejectAt('tokenize'), stats: state.tokenize }));
+          : tokenizeAndHash({ tokenizer, featurizer, reject: rejectAt('tokenize'), stats: state.tokenize }));
 
       const subscription = raw$
         .pipe(

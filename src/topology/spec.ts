@@ -109,12 +109,6 @@ const averageSchema = z
   })
   .strict();
 
-const SAMPLE_FIELDS = [
-  ['weightField', 'tokenCount', 'token count'],
-  ['labelField', 'label', 'label'],
-  ['timeField', 'timestamp', 'event time'],
-] as const;
-
 export const topologySchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'a name of letters, digits, ".", "_", "-"'),
@@ -147,19 +141,6 @@ export const topologySchema = z
     path: ['guarantee'],
   })
   .superRefine((t, ctx) => {
-    // The samplers of a topology see examples (features, label, tokenCount, timestamp), not the source
-    // records: a field name other than these would be read as undefined and every offer refused.
-    for (const [key, allowed, what] of SAMPLE_FIELDS) {
-      const found = t.sample[key];
-      if (found !== allowed) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['sample', key],
-          input: found,
-          message: `must be ${JSON.stringify(allowed)} (the ${what} of the example the sampler is offered; an example has only features, label, tokenCount and timestamp), got ${JSON.stringify(found)}`,
-        });
-      }
-    }
     const o = t.outputs;
     // Each output topic holds one kind of record, which its readers (tail, the dashboard, averaging) expect;
     // and an output written into a source topic is read back as input (a dead letter of an undecodable
